@@ -1,0 +1,181 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using LLaDA.Tensors.Ops;
+
+namespace LLaDA.Tensors.Cpu;
+
+// Elementwise families: strided copy with dtype conversion, unary and binary functors with broadcasting, where.
+public sealed unsafe partial class CpuBackend
+{
+    public void Copy(Tensor src, Tensor dst)
+    {
+        var it = CpuStrided.Collapse(dst.Shape, src.Layout.StridesArr, dst.Layout.StridesArr);
+        byte* ps = Addr(src), pd = Addr(dst);
+        DType st = src.DType, dt = dst.DType;
+        int es = st.SizeOf(), ed = dt.SizeOf();
+        long inner = it.Inner, ss = it.InnerStride(0), ds = it.InnerStride(1);
+        CpuParallel.For(it.Rows, inner * 4, (r0, r1) =>
+        {
+            for (long r = r0; r < r1; r++)
+                CopyRow(ps + it.RowOffset(0, r) * es, st, ss, pd + it.RowOffset(1, r) * ed, dt, ds, inner);
+        });
+    }
+
+    private static void CopyRow(byte* src, DType st, long ss, byte* dst, DType dt, long ds, long n)
+    {
+        if (st == dt)
+        {
+            int e = st.SizeOf();
+            if (ss == 1 && ds == 1)
+            {
+                Buffer.MemoryCopy(src, dst, n * e, n * e);
+                return;
+            }
+            if (e == 4)
+            {
+                uint* s = (uint*)src, d = (uint*)dst;
+                for (long i = 0; i < n; i++) d[i * ds] = s[i * ss];
+            }
+            else
+            {
+                ushort* s = (ushort*)src, d = (ushort*)dst;
+                for (long i = 0; i < n; i++) d[i * ds] = s[i * ss];
+            }
+            return;
+        }
+        for (long i = 0; i < n; i++)
+        {
+            byte* s = src + i * ss * st.SizeOf();
+            byte* d = dst + i * ds * dt.SizeOf();
+            if (st == DType.I32 && dt != DType.I32)
+            {
+                Write(d, dt, *(int*)s);
+                continue;
+            }
+            float v = Read(s, st);
+            if (dt == DType.I32) *(int*)d = (int)v;
+            else Write(d, dt, v);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Read(byte* p, DType t) => t switch
+    {
+        DType.F32 => *(float*)p,
+        DType.BF16 => Half16.FromBf16(*(ushort*)p),
+        DType.F16 => Half16.FromF16(*(ushort*)p),
+        _ => *(int*)p,
+    };
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Write(byte* p, DType t, float v)
+    {
+        switch (t)
+        {
+            case DType.F32: *(float*)p = v; break;
+            case DType.BF16: *(ushort*)p = Half16.ToBf16(v); break;
+            case DType.F16: *(ushort*)p = Half16.ToF16(v); break;
+            default: *(int*)p = (int)v; break;
+        }
+    }
+
+    public void Unary<TOp>(TOp op, Tensor x, Tensor y) where TOp : struct, IUnaryOp
+    {
+        float* px = F(x), py = F(y);
+        if (x.IsContiguous)
+        {
+            CpuParallel.For(y.Numel, 8, (s, e) => UnaryRow(op, px + s, py + s, e - s));
+            return;
+        }
+        var it = CpuStrided.Collapse(y.Shape, x.Layout.StridesArr, y.Layout.StridesArr);
+        long inner = it.Inner, sx = it.InnerStride(0);
+        CpuParallel.For(it.Rows, inner * 8, (r0, r1) =>
+        {
+            for (long r = r0; r < r1; r++)
+            {
+                float* a = px + it.RowOffset(0, r), b = py + it.RowOffset(1, r);
+                if (sx == 1) UnaryRow(op, a, b, inner);
+                else
+                    for (long i = 0; i < inner; i++) b[i] = op.Apply(a[i * sx]);
+            }
+        });
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void UnaryRow<TOp>(TOp op, float* x, float* y, long n) where TOp : struct, IUnaryOp
+    {
+        long i = 0;
+        for (; i <= n - 16; i += 16)
+        {
+            Vector256.Store(op.Apply(Vector256.Load(x + i)), y + i);
+            Vector256.Store(op.Apply(Vector256.Load(x + i + 8)), y + i + 8);
+        }
+        for (; i <= n - 8; i += 8) Vector256.Store(op.Apply(Vector256.Load(x + i)), y + i);
+        for (; i < n; i++) y[i] = op.Apply(x[i]);
+    }
+
+    public void Binary<TOp>(TOp op, Tensor a, Tensor b, Tensor y) where TOp : struct, IBinaryOp
+    {
+        float* pa = F(a), pb = F(b), py = F(y);
+        if (a.IsContiguous && b.IsContiguous && a.Numel == y.Numel && b.Numel == y.Numel)
+        {
+            CpuParallel.For(y.Numel, 12, (s, e) => BinaryRow(op, pa + s, 1, pb + s, 1, py + s, e - s));
+            return;
+        }
+        var it = CpuStrided.Collapse(y.Shape, a.Layout.StridesArr, b.Layout.StridesArr, y.Layout.StridesArr);
+        long inner = it.Inner, sa = it.InnerStride(0), sb = it.InnerStride(1);
+        CpuParallel.For(it.Rows, inner * 12, (r0, r1) =>
+        {
+            for (long r = r0; r < r1; r++)
+                BinaryRow(op, pa + it.RowOffset(0, r), sa, pb + it.RowOffset(1, r), sb, py + it.RowOffset(2, r), inner);
+        });
+    }
+
+    private static void BinaryRow<TOp>(TOp op, float* a, long sa, float* b, long sb, float* y, long n) where TOp : struct, IBinaryOp
+    {
+        long i = 0;
+        if (sa == 1 && sb == 1)
+        {
+            for (; i <= n - 8; i += 8) Vector256.Store(op.Apply(Vector256.Load(a + i), Vector256.Load(b + i)), y + i);
+            for (; i < n; i++) y[i] = op.Apply(a[i], b[i]);
+        }
+        else if (sa == 1 && sb == 0)
+        {
+            var vb = Vector256.Create(*b);
+            for (; i <= n - 8; i += 8) Vector256.Store(op.Apply(Vector256.Load(a + i), vb), y + i);
+            for (; i < n; i++) y[i] = op.Apply(a[i], *b);
+        }
+        else if (sa == 0 && sb == 1)
+        {
+            var va = Vector256.Create(*a);
+            for (; i <= n - 8; i += 8) Vector256.Store(op.Apply(va, Vector256.Load(b + i)), y + i);
+            for (; i < n; i++) y[i] = op.Apply(*a, b[i]);
+        }
+        else
+        {
+            for (; i < n; i++) y[i] = op.Apply(a[i * sa], b[i * sb]);
+        }
+    }
+
+    public void Where(Tensor cond, Tensor a, Tensor b, Tensor y)
+    {
+        var it = CpuStrided.Collapse(y.Shape, cond.Layout.StridesArr, a.Layout.StridesArr, b.Layout.StridesArr, y.Layout.StridesArr);
+        byte* pc = Addr(cond);
+        uint* pa = (uint*)Addr(a), pb = (uint*)Addr(b), py = (uint*)Addr(y);
+        bool condInt = cond.DType == DType.I32;
+        long inner = it.Inner, sc = it.InnerStride(0), sa = it.InnerStride(1), sb = it.InnerStride(2);
+        CpuParallel.For(it.Rows, inner * 16, (r0, r1) =>
+        {
+            for (long r = r0; r < r1; r++)
+            {
+                byte* c = pc + it.RowOffset(0, r) * 4;
+                uint* ra = pa + it.RowOffset(1, r), rb = pb + it.RowOffset(2, r), ry = py + it.RowOffset(3, r);
+                for (long i = 0; i < inner; i++)
+                {
+                    bool take = condInt ? ((int*)c)[i * sc] != 0 : ((float*)c)[i * sc] != 0f;
+                    ry[i] = take ? ra[i * sa] : rb[i * sb];
+                }
+            }
+        });
+    }
+}

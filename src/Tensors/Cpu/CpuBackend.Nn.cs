@@ -1,0 +1,432 @@
+using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
+using LLaDA.Tensors.Random;
+
+namespace LLaDA.Tensors.Cpu;
+
+// The transformer's fused primitives with their backward passes, next to each other.
+public sealed unsafe partial class CpuBackend
+{
+    // ---------------------------------------------------------------- matmul
+
+    public void MatMul(Tensor a, Tensor b, Tensor c, float alpha, float beta)
+    {
+        var oa = GemmOperand.TryGet(a) ?? throw new TensorException($"MatMul: operand a {a.Layout} is not a GEMM layout");
+        var ob = GemmOperand.TryGet(b) ?? throw new TensorException($"MatMul: operand b {b.Layout} is not a GEMM layout");
+        int batch = c.Shape[0], m = c.Shape[1], n = c.Shape[2], k = a.Shape[2];
+        CpuMatMul.Sgemm(batch, m, n, k, alpha,
+            F(a), oa.Ld, oa.BatchStride, oa.Transposed,
+            F(b), ob.Ld, ob.BatchStride, ob.Transposed,
+            beta, F(c), Math.Max(n, 1), (long)m * n);
+    }
+
+    // ---------------------------------------------------------------- softmax
+
+    public void Softmax(Tensor x, Tensor y, bool log)
+    {
+        int n = x.Dim(-1);
+        long rows = x.Numel / Math.Max(n, 1);
+        float* px = F(x), py = F(y);
+        CpuParallel.For(rows, n * 4L, (s, e) =>
+        {
+            for (long r = s; r < e; r++)
+            {
+                var xr = new ReadOnlySpan<float>(px + r * n, n);
+                var yr = new Span<float>(py + r * n, n);
+                float m = TensorPrimitives.Max(xr);
+                TensorPrimitives.Subtract(xr, m, yr);
+                if (!log)
+                {
+                    TensorPrimitives.Exp(yr, yr);
+                    TensorPrimitives.Multiply(yr, 1f / TensorPrimitives.Sum(yr), yr);
+                }
+                else
+                {
+                    float lse = MathF.Log(SumExp(px + r * n, n, m));
+                    TensorPrimitives.Subtract(yr, lse, yr);
+                }
+            }
+        });
+    }
+
+    public void SoftmaxBackward(Tensor y, Tensor dy, Tensor dx, bool log)
+    {
+        int n = y.Dim(-1);
+        long rows = y.Numel / Math.Max(n, 1);
+        float* py = F(y), pdy = F(dy), pdx = F(dx);
+        CpuParallel.For(rows, n * 4L, (s, e) =>
+        {
+            for (long r = s; r < e; r++)
+            {
+                var yr = new ReadOnlySpan<float>(py + r * n, n);
+                var gr = new ReadOnlySpan<float>(pdy + r * n, n);
+                var dr = new Span<float>(pdx + r * n, n);
+                if (!log)
+                {
+                    // dx = y ⊙ (dy − Σ dy⊙y)
+                    float dot = TensorPrimitives.Dot(gr, yr);
+                    TensorPrimitives.Subtract(gr, dot, dr);
+                    TensorPrimitives.Multiply(dr, yr, dr);
+                }
+                else
+                {
+                    // dx = dy − softmax(x)·Σ dy, softmax(x) = e^y
+                    float sum = TensorPrimitives.Sum(gr);
+                    TensorPrimitives.Exp(yr, dr);
+                    TensorPrimitives.MultiplyAdd(dr, -sum, gr, dr);
+                }
+            }
+        });
+    }
+
+    /// <summary>Σ exp(x[i] − m) with a vector exp, no temporary.</summary>
+    internal static float SumExp(float* x, int n, float m)
+    {
+        var vm = Vector256.Create(m);
+        var acc = Vector256<float>.Zero;
+        int i = 0;
+        for (; i <= n - 8; i += 8) acc += Vector256.Exp(Vector256.Load(x + i) - vm);
+        float s = Vector256.Sum(acc);
+        for (; i < n; i++) s += MathF.Exp(x[i] - m);
+        return s;
+    }
+
+    // ---------------------------------------------------------------- RMSNorm
+
+    public void RmsNorm(Tensor x, Tensor weight, float eps, Tensor y, Tensor rstd)
+    {
+        int c = x.Dim(-1);
+        long rows = x.Numel / Math.Max(c, 1);
+        float* px = F(x), pw = F(weight), py = F(y), pr = F(rstd);
+        CpuParallel.For(rows, c * 3L, (s, e) =>
+        {
+            for (long r = s; r < e; r++)
+            {
+                var xr = new ReadOnlySpan<float>(px + r * c, c);
+                var yr = new Span<float>(py + r * c, c);
+                // LLaDA RMSLayerNorm: statistics in fp32, x · rsqrt(mean(x²) + eps) · weight.
+                float rs = 1f / MathF.Sqrt(TensorPrimitives.SumOfSquares(xr) / c + eps);
+                pr[r] = rs;
+                TensorPrimitives.Multiply(xr, rs, yr);
+                TensorPrimitives.Multiply(yr, new ReadOnlySpan<float>(pw, c), yr);
+            }
+        });
+    }
+
+    public void RmsNormBackward(Tensor dy, Tensor x, Tensor weight, Tensor rstd, Tensor dx, Tensor dweight)
+    {
+        int c = x.Dim(-1);
+        long rows = x.Numel / Math.Max(c, 1);
+        float* px = F(x), pw = F(weight), pdy = F(dy), pr = F(rstd), pdx = F(dx), pdw = F(dweight);
+        // dweight sums over rows: each worker accumulates a private partial, merged under a lock (no atomics on floats).
+        new Span<float>(pdw, c).Clear();
+        var gate = new object();
+        CpuParallel.For(rows, c * 6L, (s, e) =>
+        {
+            var g = new float[c];
+            var part = new float[c];
+            for (long r = s; r < e; r++)
+            {
+                var xr = new ReadOnlySpan<float>(px + r * c, c);
+                var dyr = new ReadOnlySpan<float>(pdy + r * c, c);
+                var dxr = new Span<float>(pdx + r * c, c);
+                float rs = pr[r];
+                // g = dy ⊙ w;  dx = rs·(g − x·rs²·mean(g ⊙ x));  dw += dy ⊙ x · rs
+                TensorPrimitives.Multiply(dyr, new ReadOnlySpan<float>(pw, c), g);
+                float coef = TensorPrimitives.Dot(g, xr) * rs * rs / c;
+                TensorPrimitives.MultiplyAdd(xr, -coef, g, dxr);
+                TensorPrimitives.Multiply(dxr, rs, dxr);
+                // part += (dy ⊙ x)·rs
+                TensorPrimitives.Multiply(dyr, xr, g);
+                TensorPrimitives.MultiplyAdd(g, rs, part, part);
+            }
+            lock (gate) TensorPrimitives.Add(new ReadOnlySpan<float>(pdw, c), part, new Span<float>(pdw, c));
+        });
+    }
+
+    // ---------------------------------------------------------------- RoPE
+
+    public void Rope(Tensor x, Tensor y, float theta, int positionOffset, bool inverse)
+    {
+        int b = x.Shape[0], t = x.Shape[1], h = x.Shape[2], d = x.Shape[3], half = d / 2;
+        var (cos, sin) = RopeTable.Get(theta, d, positionOffset + t);
+        float* px = F(x), py = F(y);
+        float sign = inverse ? -1f : 1f;
+        CpuParallel.For((long)b * t, (long)h * d * 3, (s, e) =>
+        {
+            for (long bt = s; bt < e; bt++)
+            {
+                int pos = positionOffset + (int)(bt % t);
+                fixed (float* pc = &cos[pos * half], ps = &sin[pos * half])
+                    for (int hh = 0; hh < h; hh++)
+                    {
+                        float* xi = px + (bt * h + hh) * d, yi = py + (bt * h + hh) * d;
+                        // Half-rotation layout (GPT-NeoX/HF-Llama): x' = x·cos + rotate_half(x)·sin, rotate_half = (−x₂, x₁).
+                        for (int i = 0; i < half; i++)
+                        {
+                            float c = pc[i], sn = sign * ps[i];
+                            float x1 = xi[i], x2 = xi[i + half];
+                            yi[i] = x1 * c - x2 * sn;
+                            yi[i + half] = x2 * c + x1 * sn;
+                        }
+                    }
+            }
+        });
+    }
+
+    // ---------------------------------------------------------------- SiLU-gated product
+
+    public void SiluGate(Tensor gate, Tensor up, Tensor y)
+    {
+        float* pg = F(gate), pu = F(up), py = F(y);
+        CpuParallel.For(y.Numel, 16, (s, e) =>
+        {
+            long i = s;
+            for (; i <= e - 8; i += 8)
+            {
+                var g = Vector256.Load(pg + i);
+                Vector256.Store(g / (Vector256<float>.One + Vector256.Exp(-g)) * Vector256.Load(pu + i), py + i);
+            }
+            for (; i < e; i++) py[i] = pg[i] / (1f + MathF.Exp(-pg[i])) * pu[i];
+        });
+    }
+
+    public void SiluGateBackward(Tensor gate, Tensor up, Tensor dy, Tensor dgate, Tensor dup)
+    {
+        float* pg = F(gate), pu = F(up), pdy = F(dy), pdg = F(dgate), pdu = F(dup);
+        CpuParallel.For(gate.Numel, 24, (s, e) =>
+        {
+            long i = s;
+            var one = Vector256<float>.One;
+            for (; i <= e - 8; i += 8)
+            {
+                // σ = 1/(1+e⁻ᵍ), silu = g·σ, silu' = σ·(1 + g·(1 − σ))
+                var g = Vector256.Load(pg + i);
+                var sg = one / (one + Vector256.Exp(-g));
+                var d = Vector256.Load(pdy + i);
+                Vector256.Store(d * Vector256.Load(pu + i) * sg * (one + g * (one - sg)), pdg + i);
+                Vector256.Store(d * g * sg, pdu + i);
+            }
+            for (; i < e; i++)
+            {
+                float g = pg[i], sg = 1f / (1f + MathF.Exp(-g));
+                pdg[i] = pdy[i] * pu[i] * sg * (1f + g * (1f - sg));
+                pdu[i] = pdy[i] * g * sg;
+            }
+        });
+    }
+
+    // ---------------------------------------------------------------- cross-entropy
+
+    public void CrossEntropy(Tensor logits, Tensor targets, Tensor weights, Tensor loss, Tensor lse)
+    {
+        int v = logits.Dim(-1);
+        long rows = logits.Numel / Math.Max(v, 1);
+        float* pl = F(logits), pw = F(weights), ploss = F(loss), plse = F(lse);
+        int* pt = I(targets);
+        for (long r = 0; r < rows; r++)
+            if (pt[r] >= v) throw new TensorException($"CrossEntropy: target {pt[r]} at row {r} is out of range for {v} classes");
+        CpuParallel.For(rows, v * 3L, (s, e) =>
+        {
+            for (long r = s; r < e; r++)
+            {
+                int t = pt[r];
+                float w = pw[r];
+                if (t < 0 || w == 0f)
+                {
+                    // Unweighted rows (unmasked tokens) cost nothing: the LLaDA loss only looks at masked positions.
+                    ploss[r] = 0f;
+                    plse[r] = 0f;
+                    continue;
+                }
+                float* row = pl + r * v;
+                float m = TensorPrimitives.Max(new ReadOnlySpan<float>(row, v));
+                float l = m + MathF.Log(SumExp(row, v, m));
+                plse[r] = l;
+                ploss[r] = w * (l - row[t]);
+            }
+        });
+    }
+
+    public void CrossEntropyBackward(Tensor logits, Tensor targets, Tensor weights, Tensor lse, Tensor dloss, Tensor dlogits)
+    {
+        int v = logits.Dim(-1);
+        long rows = logits.Numel / Math.Max(v, 1);
+        float* pl = F(logits), pw = F(weights), plse = F(lse), pdl = F(dloss), pd = F(dlogits);
+        int* pt = I(targets);
+        CpuParallel.For(rows, v * 3L, (s, e) =>
+        {
+            for (long r = s; r < e; r++)
+            {
+                int t = pt[r];
+                float scale = pdl[r] * pw[r];
+                float* dst = pd + r * v;
+                if (t < 0 || scale == 0f)
+                {
+                    new Span<float>(dst, v).Clear();
+                    continue;
+                }
+                // dlogits = scale·(softmax − onehot), softmax = exp(x − lse)
+                float* row = pl + r * v;
+                var vl = Vector256.Create(plse[r]);
+                var vs = Vector256.Create(scale);
+                int i = 0;
+                for (; i <= v - 8; i += 8) Vector256.Store(vs * Vector256.Exp(Vector256.Load(row + i) - vl), dst + i);
+                for (; i < v; i++) dst[i] = scale * MathF.Exp(row[i] - plse[r]);
+                dst[t] -= scale;
+            }
+        });
+    }
+
+    // ---------------------------------------------------------------- attention
+
+    public void Attention(Tensor q, Tensor k, Tensor v, Tensor? keyPadding, AttnMask mask, float scale, Tensor o, Tensor lse)
+    {
+        var s = AttnShape(q, k, mask, scale);
+        CpuAttention.Forward(s, F(q), AttnLayoutOf(q), F(k), AttnLayoutOf(k), F(v), AttnLayoutOf(v),
+            keyPadding is null ? null : I(keyPadding), F(o), AttnLayoutOf(o), F(lse));
+    }
+
+    public void AttentionBackward(Tensor q, Tensor k, Tensor v, Tensor? keyPadding, AttnMask mask, float scale, Tensor o, Tensor lse, Tensor dO, Tensor dq, Tensor dk, Tensor dv)
+    {
+        var s = AttnShape(q, k, mask, scale);
+        CpuAttention.Backward(s, F(q), AttnLayoutOf(q), F(k), AttnLayoutOf(k), F(v), AttnLayoutOf(v),
+            keyPadding is null ? null : I(keyPadding), F(o), AttnLayoutOf(o), F(lse), F(dO), AttnLayoutOf(dO),
+            F(dq), F(dk), F(dv));
+    }
+
+    private static AttentionShape AttnShape(Tensor q, Tensor k, AttnMask mask, float scale)
+        => new(q.Shape[0], q.Shape[1], k.Shape[1], q.Shape[2], k.Shape[2], q.Shape[3], scale, mask);
+
+    private static AttnLayout AttnLayoutOf(Tensor t) => new(t.Strides[0], t.Strides[1], t.Strides[2]);
+
+    // ---------------------------------------------------------------- embedding, gather, scatter
+
+    public void IndexSelect(Tensor src, Tensor ids, Tensor y)
+    {
+        int v = src.Shape[0], c = src.Shape[1];
+        long n = ids.Numel;
+        int* pi = I(ids);
+        float* ps = F(src), py = F(y);
+        for (long i = 0; i < n; i++)
+            if ((uint)pi[i] >= (uint)v) throw new TensorException($"IndexSelect: id {pi[i]} at position {i} is out of range for {v} rows");
+        CpuParallel.For(n, c, (s, e) =>
+        {
+            for (long i = s; i < e; i++) new ReadOnlySpan<float>(ps + (long)pi[i] * c, c).CopyTo(new Span<float>(py + i * c, c));
+        });
+    }
+
+    public void IndexAdd(Tensor src, Tensor ids, Tensor dst)
+    {
+        int v = dst.Shape[0], c = dst.Shape[1];
+        long n = ids.Numel;
+        int* pi = I(ids);
+        float* ps = F(src), pd = F(dst);
+        for (long i = 0; i < n; i++)
+            if ((uint)pi[i] >= (uint)v) throw new TensorException($"IndexAdd: id {pi[i]} at position {i} is out of range for {v} rows");
+        // Split the columns between workers so repeated ids never race.
+        CpuParallel.For(c, n, (c0, c1) =>
+        {
+            int w = (int)(c1 - c0);
+            for (long i = 0; i < n; i++)
+            {
+                var row = new Span<float>(pd + (long)pi[i] * c + c0, w);
+                TensorPrimitives.Add(row, new ReadOnlySpan<float>(ps + i * c + c0, w), row);
+            }
+        });
+    }
+
+    public void Gather(Tensor x, Tensor index, Tensor y)
+    {
+        int n = x.Dim(-1), m = index.Dim(-1);
+        long rows = index.Numel / Math.Max(m, 1);
+        float* px = F(x), py = F(y);
+        int* pi = I(index);
+        for (long i = 0; i < index.Numel; i++)
+            if ((uint)pi[i] >= (uint)n) throw new TensorException($"Gather: index {pi[i]} at flat position {i} is out of range for size {n}");
+        CpuParallel.For(rows, m, (s, e) =>
+        {
+            for (long r = s; r < e; r++)
+                for (int j = 0; j < m; j++) py[r * m + j] = px[r * n + pi[r * m + j]];
+        });
+    }
+
+    public void ScatterAdd(Tensor src, Tensor index, Tensor dst)
+    {
+        int n = dst.Dim(-1), m = index.Dim(-1);
+        long rows = index.Numel / Math.Max(m, 1);
+        float* ps = F(src), pd = F(dst);
+        int* pi = I(index);
+        for (long i = 0; i < index.Numel; i++)
+            if ((uint)pi[i] >= (uint)n) throw new TensorException($"ScatterAdd: index {pi[i]} at flat position {i} is out of range for size {n}");
+        CpuParallel.For(rows, m, (s, e) =>
+        {
+            for (long r = s; r < e; r++)
+                for (int j = 0; j < m; j++) pd[r * n + pi[r * m + j]] += ps[r * m + j];
+        });
+    }
+
+    // ---------------------------------------------------------------- optimizer
+
+    public void AdamW(Tensor param, Tensor grad, Tensor m, Tensor v, AdamWStep h)
+    {
+        float* pp = F(param), pg = F(grad), pm = F(m), pv = F(v);
+        // PyTorch AdamW: p ← p·(1 − lr·wd); m ← β₁m + (1−β₁)g; v ← β₂v + (1−β₂)g²; p ← p − lr·m̂/(√v̂ + ε).
+        float bc1 = 1f - MathF.Pow(h.Beta1, h.Step), bc2 = 1f - MathF.Pow(h.Beta2, h.Step);
+        float decay = 1f - h.LearningRate * h.WeightDecay, stepSize = h.LearningRate / bc1, invSqrtBc2 = 1f / MathF.Sqrt(bc2);
+        float b1 = h.Beta1, b2 = h.Beta2, eps = h.Eps;
+        CpuParallel.For(param.Numel, 32, (s, e) =>
+        {
+            long i = s;
+            var vb1 = Vector256.Create(b1);
+            var vb1c = Vector256.Create(1f - b1);
+            var vb2 = Vector256.Create(b2);
+            var vb2c = Vector256.Create(1f - b2);
+            var vdecay = Vector256.Create(decay);
+            var vstep = Vector256.Create(stepSize);
+            var vbc2 = Vector256.Create(invSqrtBc2);
+            var veps = Vector256.Create(eps);
+            for (; i <= e - 8; i += 8)
+            {
+                var g = Vector256.Load(pg + i);
+                var mm = vb1 * Vector256.Load(pm + i) + vb1c * g;
+                var vv = vb2 * Vector256.Load(pv + i) + vb2c * g * g;
+                Vector256.Store(mm, pm + i);
+                Vector256.Store(vv, pv + i);
+                var p = Vector256.Load(pp + i) * vdecay;
+                Vector256.Store(p - vstep * mm / (Vector256.Sqrt(vv) * vbc2 + veps), pp + i);
+            }
+            for (; i < e; i++)
+            {
+                float g = pg[i];
+                pm[i] = b1 * pm[i] + (1f - b1) * g;
+                pv[i] = b2 * pv[i] + (1f - b2) * g * g;
+                pp[i] = pp[i] * decay - stepSize * pm[i] / (MathF.Sqrt(pv[i]) * invSqrtBc2 + eps);
+            }
+        });
+    }
+
+    // ---------------------------------------------------------------- random
+
+    public void RandomUniform(Tensor dst, ulong seed, ulong offset)
+    {
+        float* p = F(dst);
+        long n = dst.Numel;
+        CpuParallel.For((n + 3) / 4, 40, (s, e) =>
+        {
+            long i0 = s * 4, i1 = Math.Min(n, e * 4);
+            Philox.FillUniform(new Span<float>(p + i0, (int)(i1 - i0)), seed, offset, i0);
+        });
+    }
+
+    public void RandomNormal(Tensor dst, ulong seed, ulong offset)
+    {
+        float* p = F(dst);
+        long n = dst.Numel;
+        CpuParallel.For((n + 3) / 4, 80, (s, e) =>
+        {
+            long i0 = s * 4, i1 = Math.Min(n, e * 4);
+            Philox.FillNormal(new Span<float>(p + i0, (int)(i1 - i0)), seed, offset, i0);
+        });
+    }
+}
