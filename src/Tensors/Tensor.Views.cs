@@ -110,3 +110,37 @@ public sealed partial class Tensor
         return Contiguous(DType.F32);
     }
 }
+
+public sealed partial class Tensor
+{
+    /// <summary>Concatenates tensors of one dtype along a dim (all other dims equal) into a new contiguous tensor.</summary>
+    public static Tensor Cat(IReadOnlyList<Tensor> tensors, int dim)
+    {
+        const string op = "Cat";
+        if (tensors.Count == 0) throw new TensorException($"{op}: no tensors given");
+        var first = tensors[0];
+        int d = Check.Dim(op, dim, first.Rank);
+        var shape = first.ShapeArray();
+        int total = 0;
+        foreach (var t in tensors)
+        {
+            Check.SameBackend(op, first, t);
+            if (t.DType != first.DType) throw new TensorException($"{op}: dtypes differ ({first.DType} vs {t.DType})");
+            if (t.Rank != first.Rank) throw new TensorException($"{op}: ranks differ, {Check.Fmt(first.Shape)} vs {Check.Fmt(t.Shape)}");
+            for (int i = 0; i < t.Rank; i++)
+                if (i != d && t.Shape[i] != shape[i])
+                    throw new TensorException($"{op}: shapes {Check.Fmt(first.Shape)} and {Check.Fmt(t.Shape)} differ outside dim {d}");
+            total += t.Shape[d];
+        }
+        shape[d] = total;
+        var y = Empty(shape, first.DType, first.Backend);
+        int start = 0;
+        foreach (var t in tensors)
+        {
+            using var slot = y.Narrow(d, start, t.Shape[d]);
+            y.Backend.Copy(t, slot);
+            start += t.Shape[d];
+        }
+        return y;
+    }
+}

@@ -1,0 +1,98 @@
+using LLaDA.Tensors;
+
+namespace LLaDA.Autograd;
+
+/// <summary>Records differentiable ops while open; recording order is a topological order, so Backward is one reverse loop.</summary>
+/// <remarks>
+/// With no tape open, <see cref="F"/> computes values only (no-grad by default). Disposing the tape frees what the ops
+/// saved. Leaf gradients accumulate across Backward calls until <see cref="Variable.ZeroGrad"/>.
+/// </remarks>
+public sealed class Tape : IDisposable
+{
+    [ThreadStatic] private static Tape? _current;
+
+    private readonly List<Op> _ops = new();
+    private readonly Tape? _parent;
+    private bool _disposed;
+
+    public Tape()
+    {
+        _parent = _current;
+        _current = this;
+    }
+
+    /// <summary>The innermost open tape on this thread, or null (no-grad).</summary>
+    public static Tape? Current => _current;
+
+    /// <summary>Number of recorded ops.</summary>
+    public int Count => _ops.Count;
+
+    /// <summary>Runs code with recording paused (e.g. evaluation inside a training step).</summary>
+    public static T NoGrad<T>(Func<T> body)
+    {
+        var saved = _current;
+        _current = null;
+        try { return body(); }
+        finally { _current = saved; }
+    }
+
+    internal void Record(Op op) => _ops.Add(op);
+
+    /// <summary>Back-propagates from <paramref name="loss"/> (seed dLoss = 1, or <paramref name="seed"/> for non-scalar outputs) into every leaf that requires grad.</summary>
+    public void Backward(Variable loss, Tensor? seed = null)
+    {
+        if (_disposed) throw new ObjectDisposedException(nameof(Tape));
+        if (!loss.RequiresGrad) throw new InvalidOperationException("Backward: the loss does not depend on any variable that requires grad (was the tape open during the forward?)");
+        if (seed is not null && !seed.Shape.SequenceEqual(loss.Shape))
+            throw new TensorException($"Backward: seed {Check.Fmt(seed.Shape)} does not match output {Check.Fmt(loss.Shape)}");
+        if (seed is null && loss.Data.Numel != 1)
+            throw new TensorException($"Backward: output {Check.Fmt(loss.Shape)} is not a scalar; pass a seed gradient");
+
+        var grads = new Dictionary<Variable, Tensor>(ReferenceEqualityComparer.Instance);
+        grads[loss] = seed?.Clone() ?? Tensor.Ones(loss.Shape, DType.F32, loss.Data.Backend);
+        if (loss.IsLeaf)
+        {
+            loss.AccumulateGrad(grads[loss]);
+            return;
+        }
+        for (int i = _ops.Count - 1; i >= 0; i--)
+        {
+            var op = _ops[i];
+            if (!grads.Remove(op.Output!, out var g)) continue;
+            var gin = new Tensor?[op.Inputs.Length];
+            op.Backward(g, gin);
+            g.Dispose();
+            for (int j = 0; j < gin.Length; j++)
+            {
+                var gj = gin[j];
+                if (gj is null) continue;
+                var input = op.Inputs[j];
+                if (!input.RequiresGrad)
+                {
+                    gj.Dispose();
+                    continue;
+                }
+                if (!gj.Shape.SequenceEqual(input.Shape))
+                    throw new TensorException($"{op.Name}.Backward: gradient {Check.Fmt(gj.Shape)} for input {j} does not match its shape {Check.Fmt(input.Shape)}");
+                if (input.IsLeaf) input.AccumulateGrad(gj);
+                else
+                {
+                    grads.TryGetValue(input, out var acc);
+                    Variable.Accumulate(ref acc, gj);
+                    grads[input] = acc!;
+                }
+            }
+        }
+        foreach (var g in grads.Values) g.Dispose();
+    }
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        if (!ReferenceEquals(_current, this)) throw new InvalidOperationException("Tape disposed out of order: close inner tapes first");
+        _disposed = true;
+        _current = _parent;
+        foreach (var op in _ops) op.Dispose();
+        _ops.Clear();
+    }
+}
