@@ -5,6 +5,8 @@ public enum GemmKernel { Auto, Scalar, Vector256, Vector512 }
 
 public static unsafe partial class CpuMatMul
 {
+    public static GemmKernel BestAvailable => GemmKernel.Scalar;
+
     public static void Sgemm(int batch, int m, int n, int k, float alpha,
         float* a, int lda, long strideA, bool transA,
         float* b, int ldb, long strideB, bool transB,

@@ -1,0 +1,71 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using LLaDA.Tensors;
+using LLaDA.Tensors.Cpu;
+
+namespace LLaDA.Cli.Bench;
+
+/// <summary>`llada bench [op] [--json] [--threads N] [--quick]`: GFLOP/s or GB/s per primitive and size on the CPU backend.</summary>
+public static class BenchCommand
+{
+    /// <summary>Memory bandwidth of our 2-core machines, both cores (GB/s), the yardstick for bandwidth-bound ops.</summary>
+    public const double ReferenceBandwidth = 55.0;
+
+    private static readonly string[] Families = ["matmul", "attention", "elementwise", "reduce", "softmax", "rmsnorm", "rope", "crossentropy", "embedding", "adamw", "step"];
+
+    public static int Run(Options o)
+    {
+        bool json = o.Flag("json");
+        bool quick = o.Flag("quick");
+        int threads = o.Int("threads", Environment.ProcessorCount);
+        o.RejectUnknown();
+        string op = o.Positional.Count > 0 ? o.Positional[0] : "all";
+        if (op != "all" && !Families.Contains(op))
+            throw new OptionException($"unknown bench op '{op}'; one of: all, {string.Join(", ", Families)}");
+        CpuParallel.Threads = threads;
+        double budget = quick ? 0.15 : 0.6;
+
+        var results = new List<BenchResult>();
+        var log = json ? TextWriter.Null : Console.Out;
+        if (!json)
+        {
+            Console.WriteLine($"llada bench — cpu backend, {threads} thread(s), {CpuMatMul.BestAvailable} GEMM kernel, {(quick ? "quick" : "full")} run");
+            Console.WriteLine($"{"op",-26} {"shape",-34} {"median ms",10} {"GFLOP/s",9} {"GB/s",8}  note");
+        }
+        foreach (var family in Families)
+        {
+            if (op != "all" && op != family) continue;
+            foreach (var r in CpuBenchCases.Run(family, budget, quick))
+            {
+                results.Add(r);
+                log.WriteLine(Format(r));
+            }
+        }
+        if (json)
+        {
+            var rows = results.Select(r => new JsonRow(r.Op, r.Shape, Round(r.MedianMs), Round(r.BestMs), Round(r.Gflops), Round(r.BestGflops), Round(r.GBps), r.Iterations, r.Note, threads));
+            Console.WriteLine(JsonSerializer.Serialize(rows, JsonOpts));
+        }
+        return 0;
+    }
+
+    private static readonly JsonSerializerOptions JsonOpts = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    private sealed record JsonRow(string Op, string Shape, double? Ms, double? BestMs, double? Gflops, double? BestGflops, double? Gbps, int Iterations, string? Note, int Threads);
+
+    private static double? Round(double? v) => v is null ? null : Math.Round(v.Value, 3);
+
+    private static string Format(BenchResult r)
+    {
+        string g = r.Gflops is { } gf ? gf.ToString("F1", CultureInfo.InvariantCulture) : "";
+        string b = r.GBps is { } gb ? gb.ToString("F1", CultureInfo.InvariantCulture) : "";
+        string note = r.Note ?? (r.GBps is { } bw ? $"{100 * bw / ReferenceBandwidth:F0}% of {ReferenceBandwidth} GB/s" : "");
+        return $"{r.Op,-26} {r.Shape,-34} {r.MedianMs,10:F3} {g,9} {b,8}  {note}";
+    }
+}

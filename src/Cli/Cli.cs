@@ -1,0 +1,129 @@
+using System.Globalization;
+
+namespace LLaDA.Cli;
+
+/// <summary>The `llada` command line: the composition root that picks the backend and runs a command.</summary>
+public static class Cli
+{
+    public const string Usage = """
+        llada — LLaDA masked-diffusion language models in pure .NET
+
+        usage: llada <command> [options]
+
+        commands:
+          bench [op] [--json] [--threads N] [--quick]
+                 time the CPU primitives; op ∈ {all, matmul, attention, elementwise, reduce,
+                 softmax, rmsnorm, rope, crossentropy, embedding, adamw, step}
+          help   this text
+        """;
+
+    public static int Run(string[] args)
+    {
+        CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+        CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+        if (args.Length == 0 || args[0] is "help" or "--help" or "-h")
+        {
+            Console.WriteLine(Usage);
+            return args.Length == 0 ? 1 : 0;
+        }
+        try
+        {
+            var opts = Options.Parse(args[1..]);
+            return args[0] switch
+            {
+                "bench" => Bench.BenchCommand.Run(opts),
+                _ => Fail($"unknown command '{args[0]}'"),
+            };
+        }
+        catch (OptionException e)
+        {
+            return Fail(e.Message);
+        }
+    }
+
+    private static int Fail(string message)
+    {
+        Console.Error.WriteLine($"llada: {message}");
+        Console.Error.WriteLine("run 'llada help' for usage");
+        return 2;
+    }
+}
+
+/// <summary>A bad command-line option; the message says which and why.</summary>
+public sealed class OptionException(string message) : Exception(message);
+
+/// <summary>Parsed `--name value` / `--flag` options and positional arguments.</summary>
+public sealed class Options
+{
+    private readonly Dictionary<string, string?> _named = new();
+    private readonly HashSet<string> _used = new();
+
+    public List<string> Positional { get; } = new();
+
+    public static Options Parse(string[] args)
+    {
+        var o = new Options();
+        for (int i = 0; i < args.Length; i++)
+        {
+            string a = args[i];
+            if (a.StartsWith("--", StringComparison.Ordinal))
+            {
+                string name = a[2..];
+                string? value = null;
+                int eq = name.IndexOf('=');
+                if (eq >= 0)
+                {
+                    value = name[(eq + 1)..];
+                    name = name[..eq];
+                }
+                else if (i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal))
+                {
+                    value = args[++i];
+                }
+                o._named[name] = value;
+            }
+            else o.Positional.Add(a);
+        }
+        return o;
+    }
+
+    public bool Flag(string name)
+    {
+        _used.Add(name);
+        if (!_named.TryGetValue(name, out var v)) return false;
+        if (v is not null)
+        {
+            // A flag followed by a positional argument: give the argument back.
+            Positional.Add(v);
+            _named[name] = null;
+        }
+        return true;
+    }
+
+    public string? String(string name)
+    {
+        _used.Add(name);
+        return _named.TryGetValue(name, out var v) ? v ?? throw new OptionException($"--{name} needs a value") : null;
+    }
+
+    public int Int(string name, int fallback)
+    {
+        var s = String(name);
+        if (s is null) return fallback;
+        return int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) ? v : throw new OptionException($"--{name} expects an integer, got '{s}'");
+    }
+
+    public double Double(string name, double fallback)
+    {
+        var s = String(name);
+        if (s is null) return fallback;
+        return double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) ? v : throw new OptionException($"--{name} expects a number, got '{s}'");
+    }
+
+    /// <summary>Throws when an option was given that no command read.</summary>
+    public void RejectUnknown()
+    {
+        foreach (var k in _named.Keys)
+            if (!_used.Contains(k)) throw new OptionException($"unknown option --{k}");
+    }
+}

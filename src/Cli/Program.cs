@@ -1,0 +1,3 @@
+using LLaDA.Cli;
+
+return Cli.Run(args);
