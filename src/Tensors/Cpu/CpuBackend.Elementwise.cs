@@ -14,10 +14,39 @@ public sealed unsafe partial class CpuBackend
         DType st = src.DType, dt = dst.DType;
         int es = st.SizeOf(), ed = dt.SizeOf();
         long inner = it.Inner, ss = it.InnerStride(0), ds = it.InnerStride(1);
+        if (st == dt && es == 4 && ds == 1 && ss != 1 && it.Rank >= 2 && it.Strides[0][^2] == 1)
+        {
+            CopyTransposed32(it, (uint*)ps, (uint*)pd);
+            return;
+        }
         CpuParallel.For(it.Rows, inner * 4, (r0, r1) =>
         {
             for (long r = r0; r < r1; r++)
                 CopyRow(ps + it.RowOffset(0, r) * es, st, ss, pd + it.RowOffset(1, r) * ed, dt, ds, inner);
+        });
+    }
+
+    /// <summary>Cache-blocked copy of a transposed 32-bit layout: src(r, i) at r + i·ss, dst(r, i) at r·dr + i; 16×16 tiles read whole cache lines.</summary>
+    private static void CopyTransposed32(CpuStrided it, uint* src, uint* dst)
+    {
+        const int Tile = 16;
+        long rows = it.Shape[^2], inner = it.Inner, ss = it.InnerStride(0), dr = it.Strides[1][^2];
+        long outer = it.Rows / rows, rowTiles = (rows + Tile - 1) / Tile;
+        CpuParallel.For(outer * rowTiles, Tile * inner * 8, (t0, t1) =>
+        {
+            for (long t = t0; t < t1; t++)
+            {
+                long o = t / rowTiles, r0 = t % rowTiles * Tile, r1 = Math.Min(rows, r0 + Tile);
+                uint* s = src + it.RowOffset(0, o * rows);
+                uint* d = dst + it.RowOffset(1, o * rows);
+                for (long i0 = 0; i0 < inner; i0 += Tile)
+                {
+                    long i1 = Math.Min(inner, i0 + Tile);
+                    for (long i = i0; i < i1; i++)
+                        for (long r = r0; r < r1; r++)
+                            d[r * dr + i] = s[r + i * ss];
+                }
+            }
         });
     }
 
