@@ -1,0 +1,113 @@
+using LLaDA.Tensors.Random;
+
+namespace LLaDA.Diffusion.Data;
+
+/// <summary>Fixed-length token rows (B × L batches), shuffled per epoch by a Philox permutation so the data position is (epoch, index) and resumes exactly.</summary>
+public sealed class SequenceDataset
+{
+    private readonly int[][] _rows;
+
+    public SequenceDataset(IReadOnlyList<int[]> rows, int length)
+    {
+        Length = length;
+        _rows = rows.ToArray();
+        foreach (var r in _rows)
+            if (r.Length != length) throw new ArgumentException($"SequenceDataset: a row has {r.Length} tokens, expected {length}");
+        if (_rows.Length == 0) throw new ArgumentException("SequenceDataset: no rows");
+    }
+
+    public int Count => _rows.Length;
+    public int Length { get; }
+    public int[] this[int i] => _rows[i];
+
+    /// <summary>One document per row: [BOS] ids [EOS], right-padded with the pad id (EOS for LLaDA) to L; longer documents are cut.</summary>
+    public static SequenceDataset PerDocument(IEnumerable<int[]> docs, int length, SpecialTokens sp)
+    {
+        var rows = new List<int[]>();
+        foreach (var d in docs)
+        {
+            var row = new int[length];
+            int k = 0;
+            if (sp.Bos is int bos && k < length) row[k++] = bos;
+            for (int i = 0; i < d.Length && k < length; i++) row[k++] = d[i];
+            if (k < length) row[k++] = sp.Eos;
+            while (k < length) row[k++] = sp.PadId;
+            rows.Add(row);
+        }
+        return new SequenceDataset(rows, length);
+    }
+
+    /// <summary>Sequence packing for pre-training: documents joined with EOS and cut into windows of L tokens (the tail is dropped).</summary>
+    public static SequenceDataset Packed(IEnumerable<int[]> docs, int length, SpecialTokens sp)
+    {
+        var stream = new List<int>();
+        foreach (var d in docs)
+        {
+            if (sp.Bos is int bos) stream.Add(bos);
+            stream.AddRange(d);
+            stream.Add(sp.Eos);
+        }
+        var rows = new List<int[]>();
+        for (int s = 0; s + length <= stream.Count; s += length) rows.Add(stream.GetRange(s, length).ToArray());
+        return new SequenceDataset(rows, length);
+    }
+
+    /// <summary>Splits off every k-th row as a held-out set (deterministic).</summary>
+    public (SequenceDataset Train, SequenceDataset HeldOut) Split(int every)
+    {
+        var train = new List<int[]>();
+        var held = new List<int[]>();
+        for (int i = 0; i < _rows.Length; i++) (i % every == every - 1 ? held : train).Add(_rows[i]);
+        return (new SequenceDataset(train, Length), new SequenceDataset(held.Count > 0 ? held : [_rows[^1]], Length));
+    }
+
+    /// <summary>Row order of an epoch: a Fisher–Yates shuffle driven by Philox(seed, epoch).</summary>
+    public int[] EpochOrder(ulong seed, int epoch)
+    {
+        var order = new int[_rows.Length];
+        for (int i = 0; i < order.Length; i++) order[i] = i;
+        for (int i = order.Length - 1; i > 0; i--)
+        {
+            int j = (int)(Philox.Word(seed, 0xDA7A_0000UL + (ulong)epoch * 0x1_0000_0000UL, i) % (uint)(i + 1));
+            (order[i], order[j]) = (order[j], order[i]);
+        }
+        return order;
+    }
+}
+
+/// <summary>Where a data loader stands: the epoch and the next index into its shuffled order.</summary>
+public readonly record struct DataPosition(int Epoch, int Index);
+
+/// <summary>Draws B × L batches from a dataset in epoch order; its position is saved in checkpoints so a resumed run sees the same batches.</summary>
+public sealed class BatchLoader(SequenceDataset data, int batch, ulong seed, DataPosition start = default)
+{
+    private int[]? _order;
+    private int _orderEpoch = -1;
+
+    public DataPosition Position { get; private set; } = start;
+    public int Batch => batch;
+    public int Length => data.Length;
+
+    /// <summary>The next batch as row-major ids (B·L).</summary>
+    public int[] Next()
+    {
+        var ids = new int[batch * data.Length];
+        for (int b = 0; b < batch; b++)
+        {
+            var (epoch, index) = Position;
+            if (index >= data.Count)
+            {
+                epoch++;
+                index = 0;
+            }
+            if (_orderEpoch != epoch)
+            {
+                _order = data.EpochOrder(seed, epoch);
+                _orderEpoch = epoch;
+            }
+            data[_order![index]].CopyTo(ids, b * data.Length);
+            Position = new DataPosition(epoch, index + 1);
+        }
+        return ids;
+    }
+}

@@ -1,0 +1,148 @@
+using LLaDA.Tensors;
+using LLaDA.Tensors.Random;
+
+namespace LLaDA.Diffusion;
+
+/// <summary>Noise settings of the forward process (LLaDA GUIDELINES.md: ε 1e-3, 1 % of batches cut to a random length).</summary>
+public sealed record NoiseConfig
+{
+    /// <summary>p_mask = (1 − ε)·t + ε keeps the 1/p_mask weight finite.</summary>
+    public float Eps { get; init; } = 1e-3f;
+
+    /// <summary>Probability that a whole pre-training batch is cut to a random length r ~ U{1..L}.</summary>
+    public float RandomLengthProb { get; init; } = 0.01f;
+}
+
+/// <summary>A noised batch: the model input and, for every masked token, where it is, what it was and its loss weight.</summary>
+public sealed class MaskedBatch : IDisposable
+{
+    public required int Batch { get; init; }
+
+    /// <summary>Sequence length after any random cut.</summary>
+    public required int Length { get; init; }
+
+    /// <summary>(B, L) I32 with masked positions replaced by the mask id.</summary>
+    public required Tensor Noisy { get; init; }
+
+    /// <summary>(Nm) I32 flat positions b·L + j of the masked tokens (row-major order).</summary>
+    public required Tensor MaskedRows { get; init; }
+
+    /// <summary>(Nm) I32 original ids of the masked tokens.</summary>
+    public required Tensor Targets { get; init; }
+
+    /// <summary>(Nm) F32 loss weights: 1/(p_mask·B·L) for pre-training, 1/(p_mask·answer_len·B) for SFT.</summary>
+    public required Tensor Weights { get; init; }
+
+    /// <summary>p_mask per row.</summary>
+    public required float[] PMask { get; init; }
+
+    /// <summary>Number of masked tokens.</summary>
+    public int MaskedCount => MaskedRows.Dim(0);
+
+    public void Dispose()
+    {
+        Noisy.Dispose();
+        MaskedRows.Dispose();
+        Targets.Dispose();
+        Weights.Dispose();
+    }
+}
+
+/// <summary>The forward (noising) process of LLaDA (SPEC §5.1, §5.3), drawn from Philox so a (seed, step) pair always gives the same batch on every backend.</summary>
+/// <remarks>
+/// Counter layout of step s: the stream (seed, offset = s·2³²); word 0 decides the random cut, word 1 its length, words
+/// 2 + i the row times t[i], words 2 + B + i·L + j the token draws. A resumed run therefore reproduces the masks exactly.
+/// </remarks>
+public static class ForwardProcess
+{
+    /// <summary>Pre-training noise: t ~ U[0,1) per row, p = (1−ε)t + ε, each token masked with probability p; loss weight 1/(p·B·L).</summary>
+    /// <param name="ids">(B, L) clean ids, row-major.</param>
+    public static MaskedBatch Pretrain(ReadOnlySpan<int> ids, int batch, int length, int maskId, ulong seed, ulong step, NoiseConfig? config = null, IBackend? backend = null)
+    {
+        config ??= new NoiseConfig();
+        ulong offset = step << 32;
+        int l = length;
+        // 1 % of batches: the whole batch is cut to the same random length r ∈ [1, L].
+        if (Philox.ToUniform(Philox.Word(seed, offset, 0)) < config.RandomLengthProb)
+            l = 1 + (int)(Philox.Word(seed, offset, 1) % (uint)length);
+        var pmask = new float[batch];
+        for (int i = 0; i < batch; i++)
+        {
+            float t = Philox.ToUniform(Philox.Word(seed, offset, 2 + i));
+            pmask[i] = (1 - config.Eps) * t + config.Eps;
+        }
+        var noisy = new int[batch * l];
+        var rows = new List<int>();
+        var targets = new List<int>();
+        var weights = new List<float>();
+        for (int i = 0; i < batch; i++)
+        {
+            // SPEC §5.1: the divisor counts every token of the (possibly cut) batch, masked or not.
+            float w = 1f / (pmask[i] * batch * l);
+            for (int j = 0; j < l; j++)
+            {
+                int x = ids[i * length + j];
+                float u = Philox.ToUniform(Philox.Word(seed, offset, 2 + batch + (long)i * length + j));
+                if (u < pmask[i])
+                {
+                    noisy[i * l + j] = maskId;
+                    rows.Add(i * l + j);
+                    targets.Add(x);
+                    weights.Add(w);
+                }
+                else noisy[i * l + j] = x;
+            }
+        }
+        return Build(batch, l, noisy, rows, targets, weights, pmask, backend);
+    }
+
+    /// <summary>SFT noise: as pre-training, but positions j &lt; promptLengths[i] are never masked, and weights are 1/(p·answer_len·B) with answer_len = L − prompt_len (EOS padding counts as answer).</summary>
+    public static MaskedBatch Sft(ReadOnlySpan<int> ids, int batch, int length, ReadOnlySpan<int> promptLengths, int maskId, ulong seed, ulong step, NoiseConfig? config = null, IBackend? backend = null)
+    {
+        config ??= new NoiseConfig();
+        if (promptLengths.Length != batch) throw new ArgumentException($"Sft: {promptLengths.Length} prompt lengths for batch {batch}");
+        ulong offset = step << 32;
+        var pmask = new float[batch];
+        for (int i = 0; i < batch; i++)
+        {
+            float t = Philox.ToUniform(Philox.Word(seed, offset, 2 + i));
+            pmask[i] = (1 - config.Eps) * t + config.Eps;
+        }
+        var noisy = new int[batch * length];
+        var rows = new List<int>();
+        var targets = new List<int>();
+        var weights = new List<float>();
+        for (int i = 0; i < batch; i++)
+        {
+            int p = promptLengths[i];
+            if (p < 0 || p >= length) throw new ArgumentException($"Sft: prompt length {p} of row {i} leaves no answer in length {length}");
+            float w = 1f / (pmask[i] * (length - p) * batch);
+            for (int j = 0; j < length; j++)
+            {
+                int x = ids[i * length + j];
+                // The draw is made for every position so the stream layout matches pre-training; the prompt ignores it.
+                float u = Philox.ToUniform(Philox.Word(seed, offset, 2 + batch + (long)i * length + j));
+                if (j >= p && u < pmask[i])
+                {
+                    noisy[i * length + j] = maskId;
+                    rows.Add(i * length + j);
+                    targets.Add(x);
+                    weights.Add(w);
+                }
+                else noisy[i * length + j] = x;
+            }
+        }
+        return Build(batch, length, noisy, rows, targets, weights, pmask, backend);
+    }
+
+    private static MaskedBatch Build(int batch, int l, int[] noisy, List<int> rows, List<int> targets, List<float> weights, float[] pmask, IBackend? backend) => new()
+    {
+        Batch = batch,
+        Length = l,
+        Noisy = Tensor.FromArray(noisy, [batch, l], backend).Detach(),
+        MaskedRows = Tensor.FromArray(rows.ToArray(), [rows.Count], backend).Detach(),
+        Targets = Tensor.FromArray(targets.ToArray(), [targets.Count], backend).Detach(),
+        Weights = Tensor.FromArray(weights.ToArray(), [weights.Count], backend).Detach(),
+        PMask = pmask,
+    };
+}
