@@ -1,0 +1,215 @@
+using System.Text.Json;
+using LLaDA.Tensors;
+
+namespace LLaDA.Nn.Serialization;
+
+/// <summary>A model checkpoint directory in Hugging Face layout: config.json plus model.safetensors, or shards listed in model.safetensors.index.json.</summary>
+public sealed class ModelFiles
+{
+    private readonly Dictionary<string, SafeTensorsFile> _fileOf;
+
+    private ModelFiles(string dir, MaskPredictorConfig config, Dictionary<string, SafeTensorsFile> fileOf, List<SafeTensorsFile> files)
+    {
+        Directory = dir;
+        Config = config;
+        _fileOf = fileOf;
+        Files = files;
+    }
+
+    public string Directory { get; }
+    public MaskPredictorConfig Config { get; }
+    public IReadOnlyList<SafeTensorsFile> Files { get; }
+
+    /// <summary>Every tensor across all shards.</summary>
+    public IEnumerable<SafeTensorInfo> Tensors => _fileOf.Select(kv => kv.Value[kv.Key]);
+
+    public bool Contains(string name) => _fileOf.ContainsKey(name);
+
+    public SafeTensorInfo Info(string name) => _fileOf.TryGetValue(name, out var f) ? f[name] : throw new CheckpointException($"{Directory}: missing tensor '{name}'");
+
+    public Tensor Read(string name, IBackend? backend = null) => _fileOf[name].Read(name, backend);
+
+    /// <summary>Opens a checkpoint directory and validates config.json, the index and every shard header (no tensor data is read).</summary>
+    public static ModelFiles Open(string dir)
+    {
+        if (!System.IO.Directory.Exists(dir)) throw new CheckpointException($"{dir}: checkpoint directory not found");
+        string cfgPath = Path.Combine(dir, Checkpoint.ConfigFile);
+        if (!File.Exists(cfgPath)) throw new CheckpointException($"{dir}: missing {Checkpoint.ConfigFile}");
+        MaskPredictorConfig config;
+        try
+        {
+            config = MaskPredictorConfig.Load(cfgPath);
+        }
+        catch (ConfigException e)
+        {
+            throw new CheckpointException($"{cfgPath}: {e.Message}");
+        }
+        var fileOf = new Dictionary<string, SafeTensorsFile>();
+        var files = new List<SafeTensorsFile>();
+        string index = Path.Combine(dir, Checkpoint.IndexFile);
+        if (File.Exists(index))
+        {
+            Dictionary<string, string> map;
+            try
+            {
+                using var doc = JsonDocument.Parse(File.ReadAllText(index));
+                map = doc.RootElement.GetProperty("weight_map").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString() ?? throw new CheckpointException($"{index}: null shard for '{p.Name}'"));
+            }
+            catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
+            {
+                throw new CheckpointException($"{index}: malformed index ({e.Message})");
+            }
+            var shards = new Dictionary<string, SafeTensorsFile>();
+            foreach (var shard in map.Values.Distinct())
+            {
+                if (shard.Contains('/') || shard.Contains('\\') || shard.Contains(".."))
+                    throw new CheckpointException($"{index}: shard name '{shard}' must be a plain file name");
+                var f = SafeTensorsFile.Open(Path.Combine(dir, shard));
+                shards[shard] = f;
+                files.Add(f);
+            }
+            foreach (var (name, shard) in map)
+            {
+                if (!shards[shard].Contains(name)) throw new CheckpointException($"{index}: tensor '{name}' is mapped to {shard}, which does not contain it");
+                fileOf[name] = shards[shard];
+            }
+            foreach (var f in files)
+                foreach (var e in f.Entries)
+                    if (!map.ContainsKey(e.Name)) throw new CheckpointException($"{f.Path}: tensor '{e.Name}' is not listed in {Checkpoint.IndexFile}");
+        }
+        else
+        {
+            string single = Path.Combine(dir, Checkpoint.ModelFile);
+            if (!File.Exists(single)) throw new CheckpointException($"{dir}: neither {Checkpoint.ModelFile} nor {Checkpoint.IndexFile} found");
+            var f = SafeTensorsFile.Open(single);
+            files.Add(f);
+            foreach (var e in f.Entries) fileOf[e.Name] = f;
+        }
+        return new ModelFiles(dir, config, fileOf, files);
+    }
+}
+
+/// <summary>Saving and loading mask predictors; every mismatch between config, names and shapes is an error naming the tensor.</summary>
+public static class Checkpoint
+{
+    public const string ConfigFile = "config.json";
+    public const string ModelFile = "model.safetensors";
+    public const string IndexFile = "model.safetensors.index.json";
+
+    /// <summary>Writes config.json and the weights (one file, or shards of at most <paramref name="maxShardBytes"/> with an index), each file atomically.</summary>
+    public static void SaveModel(string dir, MaskPredictor model, DType? storeAs = null, long maxShardBytes = 0)
+    {
+        System.IO.Directory.CreateDirectory(dir);
+        var named = model.NamedParameters().Select(p => (p.Name, p.Parameter.Data)).ToList();
+        if (maxShardBytes <= 0)
+        {
+            SafeTensorsWriter.Write(Path.Combine(dir, ModelFile), named, new Dictionary<string, string> { ["format"] = "pt" }, storeAs);
+            File.Delete(Path.Combine(dir, IndexFile));
+        }
+        else
+        {
+            var shards = new List<List<(string, Tensor)>> { new() };
+            long size = 0, total = 0;
+            foreach (var (name, t) in named)
+            {
+                long b = t.Numel * (storeAs ?? t.DType).SizeOf();
+                if (size > 0 && size + b > maxShardBytes)
+                {
+                    shards.Add(new());
+                    size = 0;
+                }
+                shards[^1].Add((name, t));
+                size += b;
+                total += b;
+            }
+            var map = new SortedDictionary<string, string>(StringComparer.Ordinal);
+            for (int i = 0; i < shards.Count; i++)
+            {
+                string file = $"model-{i + 1:D5}-of-{shards.Count:D5}.safetensors";
+                SafeTensorsWriter.Write(Path.Combine(dir, file), shards[i], new Dictionary<string, string> { ["format"] = "pt" }, storeAs);
+                foreach (var (name, _) in shards[i]) map[name] = file;
+            }
+            var index = new { metadata = new { total_size = total }, weight_map = map };
+            AtomicWriteText(Path.Combine(dir, IndexFile), JsonSerializer.Serialize(index, new JsonSerializerOptions { WriteIndented = true }));
+            File.Delete(Path.Combine(dir, ModelFile));
+        }
+        AtomicWriteText(Path.Combine(dir, ConfigFile), model.Config.ToJson());
+    }
+
+    /// <summary>Builds a model from a checkpoint directory (weights upcast to F32).</summary>
+    public static MaskPredictor LoadModel(string dir, IBackend? backend = null)
+    {
+        var files = ModelFiles.Open(dir);
+        var model = new MaskPredictor(files.Config, 0, backend);
+        try
+        {
+            LoadInto(model, files);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+        return model;
+    }
+
+    /// <summary>Checks that the files hold exactly the model's parameters with the right shapes (no data read).</summary>
+    public static void Validate(MaskPredictorConfig config, ModelFiles files)
+    {
+        var expected = ExpectedShapes(config);
+        foreach (var (name, shape) in expected)
+        {
+            if (!files.Contains(name)) throw new CheckpointException($"{files.Directory}: missing tensor '{name}' (expected shape [{string.Join(", ", shape)}])");
+            var info = files.Info(name);
+            if (!info.Shape.SequenceEqual(shape))
+                throw new CheckpointException($"{files.Directory}: tensor '{name}' has shape [{string.Join(", ", info.Shape)}] but config.json implies [{string.Join(", ", shape)}]");
+            if (!info.DType.IsFloat()) throw new CheckpointException($"{files.Directory}: tensor '{name}' has dtype {info.DType}, expected a floating-point type");
+        }
+        foreach (var t in files.Tensors)
+            if (!expected.ContainsKey(t.Name))
+                throw new CheckpointException($"{files.Directory}: unexpected tensor '{t.Name}' (does config.json match the weights?)");
+    }
+
+    /// <summary>Copies the checkpoint's tensors into an existing model after full validation.</summary>
+    public static void LoadInto(MaskPredictor model, ModelFiles files)
+    {
+        Validate(model.Config, files);
+        foreach (var (name, p) in model.NamedParameters())
+        {
+            using var t = files.Read(name, model.Backend);
+            p.Data.CopyFrom(t);
+        }
+    }
+
+    /// <summary>Every parameter name with its shape, as the config implies (LLaDA names, SPEC §4.4).</summary>
+    public static Dictionary<string, int[]> ExpectedShapes(MaskPredictorConfig c)
+    {
+        var d = new Dictionary<string, int[]>();
+        int kv = c.KvHeads * c.HeadSize;
+        d["model.transformer.wte.weight"] = [c.Rows, c.DModel];
+        for (int i = 0; i < c.NLayers; i++)
+        {
+            string p = $"model.transformer.blocks.{i}";
+            d[p + ".attn_norm.weight"] = [c.DModel];
+            d[p + ".q_proj.weight"] = [c.DModel, c.DModel];
+            d[p + ".k_proj.weight"] = [kv, c.DModel];
+            d[p + ".v_proj.weight"] = [kv, c.DModel];
+            d[p + ".attn_out.weight"] = [c.DModel, c.DModel];
+            d[p + ".ff_norm.weight"] = [c.DModel];
+            d[p + ".ff_proj.weight"] = [c.MlpHiddenSize, c.DModel];
+            d[p + ".up_proj.weight"] = [c.MlpHiddenSize, c.DModel];
+            d[p + ".ff_out.weight"] = [c.DModel, c.MlpHiddenSize];
+        }
+        d["model.transformer.ln_f.weight"] = [c.DModel];
+        if (!c.WeightTying) d["model.transformer.ff_out.weight"] = [c.Rows, c.DModel];
+        return d;
+    }
+
+    /// <summary>Writes text to a temp file in the same directory and renames it over the target.</summary>
+    public static void AtomicWriteText(string path, string text)
+    {
+        string tmp = path + ".tmp-" + Environment.ProcessId;
+        File.WriteAllText(tmp, text);
+        File.Move(tmp, path, overwrite: true);
+    }
+}

@@ -1,0 +1,221 @@
+using System.Buffers.Binary;
+using System.Text;
+using System.Text.Json;
+using LLaDA.Tensors;
+
+namespace LLaDA.Nn.Serialization;
+
+/// <summary>A malformed, truncated or inconsistent checkpoint file; the message names the file, the tensor and the problem.</summary>
+public sealed class CheckpointException(string message) : Exception(message);
+
+/// <summary>One tensor entry of a safetensors header.</summary>
+public sealed record SafeTensorInfo(string Name, DType DType, int[] Shape, long Begin, long End)
+{
+    public long Numel => Shape.Aggregate(1L, (p, s) => p * s);
+}
+
+/// <summary>Reads a .safetensors file: 8-byte little-endian header length, a JSON header, then the byte buffer; every header value is validated against the file before anything is allocated from it.</summary>
+/// <remarks>Format: https://github.com/huggingface/safetensors (offsets are relative to the end of the header; entries must tile the buffer with no gaps or overlaps).</remarks>
+public sealed class SafeTensorsFile
+{
+    /// <summary>Largest header we accept (the format's own reference reader caps it at 100 MB).</summary>
+    public const long MaxHeaderBytes = 100_000_000;
+
+    private readonly Dictionary<string, SafeTensorInfo> _byName;
+
+    private SafeTensorsFile(string path, long dataStart, List<SafeTensorInfo> entries, Dictionary<string, string> metadata)
+    {
+        Path = path;
+        DataStart = dataStart;
+        Entries = entries;
+        Metadata = metadata;
+        _byName = entries.ToDictionary(e => e.Name);
+    }
+
+    public string Path { get; }
+    public long DataStart { get; }
+    public IReadOnlyList<SafeTensorInfo> Entries { get; }
+    public IReadOnlyDictionary<string, string> Metadata { get; }
+
+    public bool Contains(string name) => _byName.ContainsKey(name);
+
+    public SafeTensorInfo this[string name] => _byName.TryGetValue(name, out var e) ? e : throw new CheckpointException($"{Path}: no tensor '{name}'");
+
+    /// <summary>Parses and fully validates the header of a file.</summary>
+    public static SafeTensorsFile Open(string path)
+    {
+        if (!File.Exists(path)) throw new CheckpointException($"{path}: file not found");
+        using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        long fileLength = fs.Length;
+        if (fileLength < 8) throw new CheckpointException($"{path}: truncated file ({fileLength} bytes; a safetensors file starts with an 8-byte header length)");
+        Span<byte> lenBytes = stackalloc byte[8];
+        fs.ReadExactly(lenBytes);
+        ulong headerLen = BinaryPrimitives.ReadUInt64LittleEndian(lenBytes);
+        if (headerLen > MaxHeaderBytes) throw new CheckpointException($"{path}: header length {headerLen} exceeds the {MaxHeaderBytes}-byte limit (corrupt or not a safetensors file)");
+        if ((long)headerLen > fileLength - 8) throw new CheckpointException($"{path}: header length {headerLen} runs past the end of the file ({fileLength} bytes): truncated");
+        var header = new byte[headerLen];
+        fs.ReadExactly(header);
+        long dataStart = 8 + (long)headerLen;
+        long dataLength = fileLength - dataStart;
+
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(header);
+        }
+        catch (JsonException e)
+        {
+            throw new CheckpointException($"{path}: header is not valid JSON ({e.Message})");
+        }
+        using (doc)
+        {
+            if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new CheckpointException($"{path}: header must be a JSON object");
+            var entries = new List<SafeTensorInfo>();
+            var metadata = new Dictionary<string, string>();
+            foreach (var prop in doc.RootElement.EnumerateObject())
+            {
+                if (prop.Name == "__metadata__")
+                {
+                    if (prop.Value.ValueKind != JsonValueKind.Object) throw new CheckpointException($"{path}: __metadata__ must be an object of strings");
+                    foreach (var m in prop.Value.EnumerateObject())
+                        metadata[m.Name] = m.Value.ValueKind == JsonValueKind.String ? m.Value.GetString()! : throw new CheckpointException($"{path}: __metadata__ value '{m.Name}' is not a string");
+                    continue;
+                }
+                entries.Add(ParseEntry(path, prop));
+            }
+            // Entries must tile [0, dataLength) exactly: no gaps, no overlaps, nothing past the end.
+            var sorted = entries.OrderBy(e => e.Begin).ThenBy(e => e.End).ToList();
+            long expect = 0;
+            foreach (var e in sorted)
+            {
+                if (e.Begin != expect)
+                    throw new CheckpointException(e.Begin < expect
+                        ? $"{path}: tensor '{e.Name}' overlaps the previous tensor (offset {e.Begin} < {expect})"
+                        : $"{path}: gap in the data buffer before tensor '{e.Name}' (offset {e.Begin}, expected {expect})");
+                expect = e.End;
+            }
+            if (expect > dataLength) throw new CheckpointException($"{path}: tensor data ends at byte {expect} of the buffer but the file holds {dataLength}: truncated");
+            if (expect < dataLength) throw new CheckpointException($"{path}: {dataLength - expect} trailing bytes after the last tensor");
+            return new SafeTensorsFile(path, dataStart, entries, metadata);
+        }
+    }
+
+    private static SafeTensorInfo ParseEntry(string path, JsonProperty prop)
+    {
+        string name = prop.Name;
+        var v = prop.Value;
+        if (v.ValueKind != JsonValueKind.Object) throw new CheckpointException($"{path}: tensor '{name}': entry must be an object");
+        if (!v.TryGetProperty("dtype", out var dt) || dt.ValueKind != JsonValueKind.String) throw new CheckpointException($"{path}: tensor '{name}': missing dtype");
+        DType dtype = dt.GetString() switch
+        {
+            "F32" => DType.F32,
+            "BF16" => DType.BF16,
+            "F16" => DType.F16,
+            "I32" => DType.I32,
+            var other => throw new CheckpointException($"{path}: tensor '{name}': unsupported dtype '{other}' (supported: F32, BF16, F16, I32)"),
+        };
+        if (!v.TryGetProperty("shape", out var sh) || sh.ValueKind != JsonValueKind.Array) throw new CheckpointException($"{path}: tensor '{name}': missing shape");
+        var shape = new List<int>();
+        long numel = 1;
+        foreach (var d in sh.EnumerateArray())
+        {
+            if (d.ValueKind != JsonValueKind.Number || !d.TryGetInt64(out long dim) || dim < 0 || dim > int.MaxValue)
+                throw new CheckpointException($"{path}: tensor '{name}': invalid dimension {d} in shape");
+            shape.Add((int)dim);
+            try { numel = checked(numel * dim); }
+            catch (OverflowException) { throw new CheckpointException($"{path}: tensor '{name}': shape overflows"); }
+        }
+        if (shape.Count > 8) throw new CheckpointException($"{path}: tensor '{name}': rank {shape.Count} is too large");
+        if (!v.TryGetProperty("data_offsets", out var off) || off.ValueKind != JsonValueKind.Array || off.GetArrayLength() != 2)
+            throw new CheckpointException($"{path}: tensor '{name}': data_offsets must be [begin, end]");
+        if (!off[0].TryGetInt64(out long begin) || !off[1].TryGetInt64(out long end) || begin < 0 || end < begin)
+            throw new CheckpointException($"{path}: tensor '{name}': invalid data_offsets [{off[0]}, {off[1]}]");
+        long bytes;
+        try { bytes = checked(numel * dtype.SizeOf()); }
+        catch (OverflowException) { throw new CheckpointException($"{path}: tensor '{name}': size overflows"); }
+        if (end - begin != bytes)
+            throw new CheckpointException($"{path}: tensor '{name}': shape [{string.Join(", ", shape)}] of {dtype} needs {bytes} bytes but data_offsets span {end - begin}");
+        return new SafeTensorInfo(name, dtype, shape.ToArray(), begin, end);
+    }
+
+    /// <summary>Reads one tensor in its stored dtype.</summary>
+    public Tensor Read(string name, IBackend? backend = null)
+    {
+        var e = this[name];
+        var bytes = new byte[e.End - e.Begin];
+        using (var fs = new FileStream(Path, FileMode.Open, FileAccess.Read, FileShare.Read))
+        {
+            fs.Seek(DataStart + e.Begin, SeekOrigin.Begin);
+            fs.ReadExactly(bytes);
+        }
+        // safetensors is little-endian, as are our targets.
+        return e.DType switch
+        {
+            DType.F32 => Tensor.FromSpan<float>(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes), e.Shape, DType.F32, backend),
+            DType.I32 => Tensor.FromSpan<int>(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, int>(bytes), e.Shape, DType.I32, backend),
+            _ => Tensor.FromSpan<ushort>(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ushort>(bytes), e.Shape, e.DType, backend),
+        };
+    }
+}
+
+/// <summary>Writes .safetensors files atomically (temp file + rename), optionally converting F32 tensors to BF16/F16.</summary>
+public static class SafeTensorsWriter
+{
+    /// <summary>Writes the tensors in the given order; <paramref name="storeAs"/> converts floating-point tensors (null keeps each dtype).</summary>
+    public static void Write(string path, IEnumerable<(string Name, Tensor Tensor)> tensors, IReadOnlyDictionary<string, string>? metadata = null, DType? storeAs = null)
+    {
+        var items = new List<(string Name, Tensor T, DType D)>();
+        var seen = new HashSet<string>();
+        foreach (var (name, t) in tensors)
+        {
+            if (!seen.Add(name)) throw new CheckpointException($"{path}: tensor name '{name}' appears twice");
+            var d = storeAs is { } s && t.DType.IsFloat() ? s : t.DType;
+            items.Add((name, t, d));
+        }
+        // Header: name → {dtype, shape, data_offsets}, then optional __metadata__.
+        var sb = new StringBuilder("{");
+        long offset = 0;
+        bool first = true;
+        if (metadata is { Count: > 0 })
+        {
+            sb.Append("\"__metadata__\":").Append(JsonSerializer.Serialize(metadata));
+            first = false;
+        }
+        foreach (var (name, t, d) in items)
+        {
+            long bytes = t.Numel * d.SizeOf();
+            if (!first) sb.Append(',');
+            first = false;
+            sb.Append(JsonSerializer.Serialize(name)).Append(":{\"dtype\":\"").Append(d.Name()).Append("\",\"shape\":[")
+              .Append(string.Join(",", t.ShapeArray())).Append("],\"data_offsets\":[").Append(offset).Append(',').Append(offset + bytes).Append("]}");
+            offset += bytes;
+        }
+        sb.Append('}');
+        // Pad the header with spaces to a multiple of 8 so the buffer starts aligned.
+        while ((Encoding.UTF8.GetByteCount(sb.ToString()) % 8) != 0) sb.Append(' ');
+        var header = Encoding.UTF8.GetBytes(sb.ToString());
+
+        string tmp = path + ".tmp-" + Environment.ProcessId;
+        using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
+        {
+            Span<byte> len = stackalloc byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)header.Length);
+            fs.Write(len);
+            fs.Write(header);
+            foreach (var (_, t, d) in items)
+            {
+                using var c = t.Contiguous(d);
+                var host = new byte[c.Numel * d.SizeOf()];
+                switch (d)
+                {
+                    case DType.F32: c.Backend.Download(c, System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(host.AsSpan())); break;
+                    case DType.I32: c.Backend.Download(c, System.Runtime.InteropServices.MemoryMarshal.Cast<byte, int>(host.AsSpan())); break;
+                    default: c.Backend.Download(c, System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ushort>(host.AsSpan())); break;
+                }
+                fs.Write(host);
+            }
+            fs.Flush(flushToDisk: true);
+        }
+        File.Move(tmp, path, overwrite: true);
+    }
+}
