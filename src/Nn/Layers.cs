@@ -19,7 +19,7 @@ public sealed class Linear : Module
 
     public Variable Forward(Variable x) => F.Linear(x, Weight); // (…, in) → (…, out)
 
-    public override IEnumerable<(string, Variable)> NamedParameters() => [(Weight.Name!, Weight)];
+    public override IEnumerable<(string Name, Variable Parameter)> NamedParameters() => [(Weight.Name!, Weight)];
 }
 
 /// <summary>Token embedding table (V, C); no scaling, no learned positions (LLaDA uses RoPE only).</summary>
@@ -35,7 +35,7 @@ public sealed class Embedding : Module
 
     public Variable Forward(Tensor ids) => F.Embedding(Weight, ids); // (…) → (…, C)
 
-    public override IEnumerable<(string, Variable)> NamedParameters() => [(Weight.Name!, Weight)];
+    public override IEnumerable<(string Name, Variable Parameter)> NamedParameters() => [(Weight.Name!, Weight)];
 }
 
 /// <summary>RMSNorm with a learned scale and no bias: x·rsqrt(mean(x²) + eps)·w, statistics in fp32.</summary>
@@ -52,5 +52,5 @@ public sealed class RmsNorm : Module
 
     public Variable Forward(Variable x) => F.RmsNorm(x, Weight, Eps);
 
-    public override IEnumerable<(string, Variable)> NamedParameters() => [(Weight.Name!, Weight)];
+    public override IEnumerable<(string Name, Variable Parameter)> NamedParameters() => [(Weight.Name!, Weight)];
 }

@@ -49,7 +49,7 @@ public sealed class MaskPredictor : Module
     /// <summary>Logits (B, T, V) for I32 ids (B, T).</summary>
     public Variable Forward(Tensor ids, Tensor? keyPadding = null) => Logits(Hidden(ids, keyPadding));
 
-    public override IEnumerable<(string, Variable)> NamedParameters()
+    public override IEnumerable<(string Name, Variable Parameter)> NamedParameters()
     {
         foreach (var p in Wte.NamedParameters()) yield return p;
         foreach (var b in _blocks)

@@ -39,7 +39,7 @@ public sealed class SelfAttention : Module
         return Out.Forward(merged);
     }
 
-    public override IEnumerable<(string, Variable)> NamedParameters()
+    public override IEnumerable<(string Name, Variable Parameter)> NamedParameters()
         => Q.NamedParameters().Concat(K.NamedParameters()).Concat(V.NamedParameters()).Concat(Out.NamedParameters());
 }
 
@@ -60,7 +60,7 @@ public sealed class SwiGluMlp : Module
     /// <summary>(B, T, C) → (B, T, C).</summary>
     public Variable Forward(Variable x) => Down.Forward(F.SiluGate(Gate.Forward(x), Up.Forward(x)));
 
-    public override IEnumerable<(string, Variable)> NamedParameters()
+    public override IEnumerable<(string Name, Variable Parameter)> NamedParameters()
         => Gate.NamedParameters().Concat(Up.NamedParameters()).Concat(Down.NamedParameters());
 }
 
@@ -89,6 +89,6 @@ public sealed class TransformerBlock : Module
     }
 
     // Checkpoint order of LLaDA's index: attn_norm, q/k/v, attn_out, ff_norm, ff_proj, up_proj, ff_out.
-    public override IEnumerable<(string, Variable)> NamedParameters()
+    public override IEnumerable<(string Name, Variable Parameter)> NamedParameters()
         => AttnNorm.NamedParameters().Concat(Attention.NamedParameters()).Concat(FfNorm.NamedParameters()).Concat(Mlp.NamedParameters());
 }
