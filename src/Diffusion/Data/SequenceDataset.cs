@@ -6,11 +6,15 @@ namespace LLaDA.Diffusion.Data;
 public sealed class SequenceDataset
 {
     private readonly int[][] _rows;
+    private readonly int[] _promptLengths;
 
-    public SequenceDataset(IReadOnlyList<int[]> rows, int length)
+    /// <param name="promptLengths">Per row, how many leading tokens are prompt (never noised in SFT); null for pre-training data.</param>
+    public SequenceDataset(IReadOnlyList<int[]> rows, int length, IReadOnlyList<int>? promptLengths = null)
     {
         Length = length;
         _rows = rows.ToArray();
+        _promptLengths = promptLengths?.ToArray() ?? new int[_rows.Length];
+        if (_promptLengths.Length != _rows.Length) throw new ArgumentException("SequenceDataset: one prompt length per row");
         foreach (var r in _rows)
             if (r.Length != length) throw new ArgumentException($"SequenceDataset: a row has {r.Length} tokens, expected {length}");
         if (_rows.Length == 0) throw new ArgumentException("SequenceDataset: no rows");
@@ -19,6 +23,36 @@ public sealed class SequenceDataset
     public int Count => _rows.Length;
     public int Length { get; }
     public int[] this[int i] => _rows[i];
+
+    /// <summary>Prompt length of row i (0 for pre-training rows).</summary>
+    public int PromptLength(int i) => _promptLengths[i];
+
+    /// <summary>True when some row has a prompt (SFT data).</summary>
+    public bool HasPrompts => _promptLengths.Any(p => p > 0);
+
+    /// <summary>SFT rows: [BOS] prompt answer [EOS], right-padded with EOS that counts as answer (SPEC §5.3); pairs that do not fit are cut from the answer's end.</summary>
+    public static SequenceDataset PromptAnswer(IEnumerable<(int[] Prompt, int[] Answer)> pairs, int length, SpecialTokens sp)
+    {
+        var rows = new List<int[]>();
+        var prompts = new List<int>();
+        foreach (var (prompt, answer) in pairs)
+        {
+            var row = new int[length];
+            int k = 0;
+            if (sp.Bos is int bos) row[k++] = bos;
+            foreach (int t in prompt)
+            {
+                if (k >= length - 1) throw new ArgumentException($"PromptAnswer: a prompt of {prompt.Length} tokens leaves no room for an answer in length {length}");
+                row[k++] = t;
+            }
+            int p = k;
+            for (int i = 0; i < answer.Length && k < length; i++) row[k++] = answer[i];
+            while (k < length) row[k++] = sp.Eos;
+            rows.Add(row);
+            prompts.Add(p);
+        }
+        return new SequenceDataset(rows, length, prompts);
+    }
 
     /// <summary>One document per row: [BOS] ids [EOS], right-padded with the pad id (EOS for LLaDA) to L; longer documents are cut.</summary>
     public static SequenceDataset PerDocument(IEnumerable<int[]> docs, int length, SpecialTokens sp)
@@ -57,8 +91,20 @@ public sealed class SequenceDataset
     {
         var train = new List<int[]>();
         var held = new List<int[]>();
-        for (int i = 0; i < _rows.Length; i++) (i % every == every - 1 ? held : train).Add(_rows[i]);
-        return (new SequenceDataset(train, Length), new SequenceDataset(held.Count > 0 ? held : [_rows[^1]], Length));
+        var trainP = new List<int>();
+        var heldP = new List<int>();
+        for (int i = 0; i < _rows.Length; i++)
+        {
+            bool h = i % every == every - 1;
+            (h ? held : train).Add(_rows[i]);
+            (h ? heldP : trainP).Add(_promptLengths[i]);
+        }
+        if (held.Count == 0)
+        {
+            held.Add(_rows[^1]);
+            heldP.Add(_promptLengths[^1]);
+        }
+        return (new SequenceDataset(train, Length, trainP), new SequenceDataset(held, Length, heldP));
     }
 
     /// <summary>Row order of an epoch: a Fisher–Yates shuffle driven by Philox(seed, epoch).</summary>
@@ -89,9 +135,13 @@ public sealed class BatchLoader(SequenceDataset data, int batch, ulong seed, Dat
     public int Length => data.Length;
 
     /// <summary>The next batch as row-major ids (B·L).</summary>
-    public int[] Next()
+    public int[] Next() => Next(out _);
+
+    /// <summary>The next batch as row-major ids (B·L) and each row's prompt length.</summary>
+    public int[] Next(out int[] promptLengths)
     {
         var ids = new int[batch * data.Length];
+        promptLengths = new int[batch];
         for (int b = 0; b < batch; b++)
         {
             var (epoch, index) = Position;
@@ -106,6 +156,7 @@ public sealed class BatchLoader(SequenceDataset data, int batch, ulong seed, Dat
                 _orderEpoch = epoch;
             }
             data[_order![index]].CopyTo(ids, b * data.Length);
+            promptLengths[b] = data.PromptLength(_order[index]);
             Position = new DataPosition(epoch, index + 1);
         }
         return ids;

@@ -118,30 +118,36 @@ public sealed unsafe partial class CpuBackend
         int c = x.Dim(-1);
         long rows = x.Numel / Math.Max(c, 1);
         float* px = F(x), pw = F(weight), pdy = F(dy), pr = F(rstd), pdx = F(dx), pdw = F(dweight);
-        // dweight sums over rows: each worker accumulates a private partial, merged under a lock (no atomics on floats).
-        new Span<float>(pdw, c).Clear();
-        var gate = new object();
-        CpuParallel.For(rows, c * 6L, (s, e) =>
+        // dweight sums over rows. Rows are cut into a fixed number of chunks (independent of the thread count), each
+        // chunk writes its own partial, and partials are added in chunk order: bit-identical results on every run.
+        int chunks = (int)Math.Min(rows, 8);
+        var partials = new float[Math.Max(chunks, 1) * c];
+        CpuParallel.For(chunks, rows / Math.Max(chunks, 1) * c * 6L, (c0, c1) =>
         {
             var g = new float[c];
-            var part = new float[c];
-            for (long r = s; r < e; r++)
+            for (long ch = c0; ch < c1; ch++)
             {
-                var xr = new ReadOnlySpan<float>(px + r * c, c);
-                var dyr = new ReadOnlySpan<float>(pdy + r * c, c);
-                var dxr = new Span<float>(pdx + r * c, c);
-                float rs = pr[r];
-                // g = dy ⊙ w;  dx = rs·(g − x·rs²·mean(g ⊙ x));  dw += dy ⊙ x · rs
-                TensorPrimitives.Multiply(dyr, new ReadOnlySpan<float>(pw, c), g);
-                float coef = TensorPrimitives.Dot(g, xr) * rs * rs / c;
-                TensorPrimitives.MultiplyAdd(xr, -coef, g, dxr);
-                TensorPrimitives.Multiply(dxr, rs, dxr);
-                // part += (dy ⊙ x)·rs
-                TensorPrimitives.Multiply(dyr, xr, g);
-                TensorPrimitives.MultiplyAdd(g, rs, part, part);
+                var part = new Span<float>(partials, (int)ch * c, c);
+                long r0 = rows * ch / chunks, r1 = rows * (ch + 1) / chunks;
+                for (long r = r0; r < r1; r++)
+                {
+                    var xr = new ReadOnlySpan<float>(px + r * c, c);
+                    var dyr = new ReadOnlySpan<float>(pdy + r * c, c);
+                    var dxr = new Span<float>(pdx + r * c, c);
+                    float rs = pr[r];
+                    // g = dy ⊙ w;  dx = rs·(g − x·rs²·mean(g ⊙ x));  dw += dy ⊙ x · rs
+                    TensorPrimitives.Multiply(dyr, new ReadOnlySpan<float>(pw, c), g);
+                    float coef = TensorPrimitives.Dot(g, xr) * rs * rs / c;
+                    TensorPrimitives.MultiplyAdd(xr, -coef, g, dxr);
+                    TensorPrimitives.Multiply(dxr, rs, dxr);
+                    TensorPrimitives.Multiply(dyr, xr, g);
+                    TensorPrimitives.MultiplyAdd(g, rs, part, part);
+                }
             }
-            lock (gate) TensorPrimitives.Add(new ReadOnlySpan<float>(pdw, c), part, new Span<float>(pdw, c));
         });
+        var dwSpan = new Span<float>(pdw, c);
+        dwSpan.Clear();
+        for (int ch = 0; ch < chunks; ch++) TensorPrimitives.Add(dwSpan, new ReadOnlySpan<float>(partials, ch * c, c), dwSpan);
     }
 
     // ---------------------------------------------------------------- RoPE

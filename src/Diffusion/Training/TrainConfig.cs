@@ -1,0 +1,46 @@
+using System.Text.Json.Serialization;
+
+namespace LLaDA.Diffusion.Training;
+
+/// <summary>What a run optimises: LLaDA pre-training, LLaDA SFT, or the autoregressive baseline's next-token loss.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<Objective>))]
+public enum Objective
+{
+    Pretrain,
+    Sft,
+    Autoregressive,
+}
+
+/// <summary>Every knob of a training run, with defaults that suit the bundled poems on 2 CPU cores.</summary>
+public sealed record TrainConfig
+{
+    public Objective Objective { get; init; } = Objective.Pretrain;
+    public int Steps { get; init; } = 600;
+    public int BatchSize { get; init; } = 16;
+
+    /// <summary>Micro-batches whose gradients are summed before one optimizer step (effective batch = BatchSize·GradAccum).</summary>
+    public int GradAccum { get; init; } = 1;
+
+    public float Lr { get; init; } = 3e-3f;
+    public float MinLr { get; init; } = 3e-4f;
+    public int Warmup { get; init; } = 30;
+
+    /// <summary>"wsd" (LLaDA's warmup-stable-decay), "cosine" or "constant".</summary>
+    public string Schedule { get; init; } = "wsd";
+
+    /// <summary>Fraction of the run spent decaying under "wsd".</summary>
+    public float DecayFraction { get; init; } = 0.2f;
+
+    public float WeightDecay { get; init; } = 0.1f;
+    public float Beta1 { get; init; } = 0.9f;
+    public float Beta2 { get; init; } = 0.95f;
+
+    /// <summary>Global gradient-norm clip (0 disables).</summary>
+    public float GradClip { get; init; } = 1.0f;
+
+    public int EvalEvery { get; init; } = 100;
+    public int EvalBatches { get; init; } = 4;
+    public int SaveEvery { get; init; } = 200;
+    public ulong Seed { get; init; } = 1234;
+    public NoiseConfig Noise { get; init; } = new();
+}

@@ -1,0 +1,170 @@
+using System.Diagnostics;
+using LLaDA.Autograd;
+using LLaDA.Diffusion.Data;
+using LLaDA.Nn;
+using LLaDA.Nn.Optim;
+using LLaDA.Tensors;
+
+namespace LLaDA.Diffusion.Training;
+
+/// <summary>What one optimizer step did.</summary>
+public sealed record StepReport(int Step, double Loss, double GradNorm, float Lr, int Tokens, int MaskedTokens, double Seconds);
+
+/// <summary>The loss became NaN or infinite; the last good checkpoint is kept.</summary>
+public sealed class TrainingDivergedException(int step, double loss) : Exception($"loss is {loss} at step {step}: training diverged (try a lower learning rate); the last good checkpoint was kept")
+{
+    public int Step { get; } = step;
+}
+
+/// <summary>Runs optimizer steps: noise a batch (Philox, keyed by step), forward, backward, clip, AdamW under a schedule.</summary>
+/// <remarks>
+/// Everything a step uses is derived from (seed, step, data position), so a run resumed from a checkpoint continues
+/// bit-exactly on the CPU backend. Micro-batch m of step s uses noise counter s·GradAccum + m.
+/// </remarks>
+public sealed class Trainer : IDisposable
+{
+    private readonly BatchLoader _loader;
+    private readonly SequenceDataset? _heldOut;
+    private readonly List<Variable> _params;
+    private readonly ILrSchedule _schedule;
+
+    public Trainer(MaskPredictor model, TrainConfig config, SequenceDataset train, SequenceDataset? heldOut, int startStep = 0, DataPosition position = default)
+    {
+        Model = model;
+        Config = config;
+        if (config.Objective == Objective.Autoregressive && !model.Config.Causal)
+            throw new ArgumentException("the autoregressive objective needs a causal model (config.causal = true)");
+        if (config.Objective != Objective.Autoregressive && model.Config.Causal)
+            throw new ArgumentException("the masked-diffusion objectives need a bidirectional model (config.causal = false)");
+        _loader = new BatchLoader(train, config.BatchSize, config.Seed, position);
+        _heldOut = heldOut;
+        _params = model.Parameters().ToList();
+        Optimizer = new AdamW(model.NamedParameters(), new AdamWConfig { Beta1 = config.Beta1, Beta2 = config.Beta2, WeightDecay = config.WeightDecay });
+        _schedule = config.Schedule switch
+        {
+            "wsd" => new WsdSchedule(config.Lr, config.Steps, config.Warmup, config.DecayFraction, config.MinLr),
+            "cosine" => new CosineSchedule(config.Lr, config.Steps, config.Warmup, config.MinLr),
+            "constant" => new ConstantSchedule(config.Lr, config.Warmup),
+            _ => throw new ArgumentException($"unknown schedule '{config.Schedule}' (wsd, cosine, constant)"),
+        };
+        StepIndex = startStep;
+    }
+
+    public MaskPredictor Model { get; }
+    public TrainConfig Config { get; }
+    public AdamW Optimizer { get; }
+
+    /// <summary>Optimizer steps taken so far (the next step's index).</summary>
+    public int StepIndex { get; private set; }
+
+    public DataPosition DataPosition => _loader.Position;
+
+    /// <summary>The learning rate the next step will use.</summary>
+    public float CurrentLr => _schedule.At(StepIndex);
+
+    /// <summary>One optimizer step over GradAccum micro-batches.</summary>
+    public StepReport Step()
+    {
+        var sw = Stopwatch.StartNew();
+        int step = StepIndex;
+        double lossSum = 0;
+        int tokens = 0, masked = 0;
+        for (int micro = 0; micro < Config.GradAccum; micro++)
+        {
+            var ids = _loader.Next(out var prompts);
+            ulong counter = (ulong)step * (ulong)Config.GradAccum + (ulong)micro;
+            using var scope = new TensorScope();
+            using var tape = new Tape();
+            var (loss, n, m) = Loss(ids, prompts, counter, Config.Seed);
+            tokens += n;
+            masked += m;
+            if (loss is null) continue;
+            var scaled = Config.GradAccum == 1 ? loss : F.Scale(loss, 1f / Config.GradAccum);
+            double value = loss.Data.Item();
+            if (!double.IsFinite(value)) throw new TrainingDivergedException(step, value);
+            lossSum += value / Config.GradAccum;
+            tape.Backward(scaled);
+        }
+        double norm = GradClip.ClipByGlobalNorm(_params, Config.GradClip);
+        if (!double.IsFinite(norm)) throw new TrainingDivergedException(step, norm);
+        float lr = _schedule.At(step);
+        Optimizer.Update(lr);
+        Model.ZeroGrad();
+        StepIndex++;
+        return new StepReport(step, lossSum, norm, lr, tokens, masked, sw.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>The objective on one batch: (loss or null when nothing was masked, tokens, masked tokens).</summary>
+    private (Variable? Loss, int Tokens, int Masked) Loss(int[] ids, int[] prompts, ulong counter, ulong seed)
+    {
+        int b = Config.BatchSize, l = _loader.Length;
+        var cfg = Model.Config;
+        switch (Config.Objective)
+        {
+            case Objective.Autoregressive:
+            {
+                var valid = ValidLengths(ids, b, l, cfg.EosTokenId);
+                return (Losses.NextToken(Model, ids, b, l, valid), b * l, 0);
+            }
+            case Objective.Sft:
+            {
+                using var batch = ForwardProcess.Sft(ids, b, l, prompts, cfg.MaskTokenId, seed, counter, Config.Noise, Model.Backend);
+                return (Losses.Masked(Model, batch), batch.Batch * batch.Length, batch.MaskedCount);
+            }
+            default:
+            {
+                using var batch = ForwardProcess.Pretrain(ids, b, l, cfg.MaskTokenId, seed, counter, Config.Noise, Model.Backend);
+                return (Losses.Masked(Model, batch), batch.Batch * batch.Length, batch.MaskedCount);
+            }
+        }
+    }
+
+    /// <summary>Rows end at their first EOS (inclusive); the padding after it is not trained on by the AR baseline.</summary>
+    internal static int[] ValidLengths(int[] ids, int b, int l, int eos)
+    {
+        var v = new int[b];
+        for (int i = 0; i < b; i++)
+        {
+            v[i] = l;
+            for (int j = 0; j < l; j++)
+                if (ids[i * l + j] == eos)
+                {
+                    v[i] = j + 1;
+                    break;
+                }
+        }
+        return v;
+    }
+
+    /// <summary>Held-out loss with fixed noise (the same masks at every evaluation), averaged over up to EvalBatches batches.</summary>
+    public double Evaluate()
+    {
+        if (_heldOut is null) return double.NaN;
+        var loader = new BatchLoader(_heldOut, Math.Min(Config.BatchSize, _heldOut.Count), Config.Seed ^ 0xE7A1);
+        double sum = 0;
+        int n = 0;
+        for (int i = 0; i < Config.EvalBatches; i++)
+        {
+            var ids = loader.Next(out var prompts);
+            using var scope = new TensorScope();
+            int b = loader.Batch, l = loader.Length;
+            Variable? loss;
+            if (Config.Objective == Objective.Autoregressive)
+                loss = Losses.NextToken(Model, ids, b, l, ValidLengths(ids, b, l, Model.Config.EosTokenId));
+            else
+            {
+                // No random cut during evaluation: every batch is scored at full length.
+                using var batch = Config.Objective == Objective.Sft
+                    ? ForwardProcess.Sft(ids, b, l, prompts, Model.Config.MaskTokenId, Config.Seed ^ 0xE7A1, (ulong)i, Config.Noise, Model.Backend)
+                    : ForwardProcess.Pretrain(ids, b, l, Model.Config.MaskTokenId, Config.Seed ^ 0xE7A1, (ulong)i, Config.Noise with { RandomLengthProb = 0 }, Model.Backend);
+                loss = Losses.Masked(Model, batch);
+            }
+            if (loss is null) continue;
+            sum += loss.Data.Item();
+            n++;
+        }
+        return n == 0 ? double.NaN : sum / n;
+    }
+
+    public void Dispose() => Optimizer.Dispose();
+}
