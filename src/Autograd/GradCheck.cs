@@ -23,12 +23,18 @@ public static class GradCheck
     {
         public IReadOnlyList<Entry> Entries => entries;
 
-        /// <summary>Largest |analytic − numeric| / (atol + rtol·max(|analytic|, |numeric|)); ≤ 1 passes.</summary>
+        /// <summary>Largest |analytic − numeric| / (atol + rtol·max(|analytic|, |numeric|)); ≤ 1 passes (NaN counts as +∞).</summary>
         public double WorstRatio => entries.Count == 0 ? 0 : entries.Max(Ratio);
 
-        public bool Passed => WorstRatio <= 1.0;
+        /// <summary>True when at least one element was compared and every ratio is ≤ 1.</summary>
+        public bool Passed => entries.Count > 0 && WorstRatio <= 1.0;
 
-        private double Ratio(Entry e) => e.AbsError / (atol + rtol * Math.Max(Math.Abs(e.Analytic), Math.Abs(e.Numeric)));
+        // Enumerable.Max skips NaN, so a NaN gradient must map to +∞ to fail the check.
+        private double Ratio(Entry e)
+        {
+            double r = e.AbsError / (atol + rtol * Math.Max(Math.Abs(e.Analytic), Math.Abs(e.Numeric)));
+            return double.IsNaN(r) ? double.PositiveInfinity : r;
+        }
 
         public override string ToString()
         {
