@@ -59,7 +59,7 @@ public static class GradCheck
         for (int i = 0; i < n; i++)
         {
             grad[i] = (wantsGrad?[i] ?? true) && inputs[i].DType == DType.F32;
-            xs[i] = grad[i] ? inputs[i].Clone().Detach() : inputs[i];
+            xs[i] = grad[i] ? CloneKeepingLayout(inputs[i]).Detach() : inputs[i];
         }
         try
         {
@@ -99,7 +99,7 @@ public static class GradCheck
                     host[idx] = (float)(orig - h);
                     double lm = Loss(f, xs, i, host, r);
                     host[idx] = orig;
-                    xs[i].Backend.Upload<float>(host, xs[i]);
+                    Write(xs[i], host);
                     // Use the step actually representable in fp32.
                     double step = (double)(float)(orig + h) - (float)(orig - h);
                     entries.Add(new Entry(i, idx, an[idx], (lp - lm) / step));
@@ -116,7 +116,7 @@ public static class GradCheck
 
     private static double Loss(Func<Variable[], Variable> f, Tensor[] xs, int i, float[] host, float[] r)
     {
-        xs[i].Backend.Upload<float>(host, xs[i]);
+        Write(xs[i], host);
         using var scope = new TensorScope();
         var vars = new Variable[xs.Length];
         for (int j = 0; j < xs.Length; j++) vars[j] = new Variable(xs[j]);
@@ -124,6 +124,32 @@ public static class GradCheck
         double s = 0;
         for (int k = 0; k < y.Length; k++) s += (double)y[k] * r[k];
         return s;
+    }
+
+    /// <summary>A private copy with the same dim order in memory (a transposed view stays transposed), so strided inputs are checked as strided.</summary>
+    private static Tensor CloneKeepingLayout(Tensor t)
+    {
+        if (t.IsContiguous) return t.Clone();
+        int r = t.Rank;
+        var strides = t.Strides.ToArray();
+        var perm = Enumerable.Range(0, r).OrderByDescending(d => strides[d]).ToArray();
+        var inv = new int[r];
+        for (int d = 0; d < r; d++) inv[perm[d]] = d;
+        using var p = t.Permute(perm);
+        using var c = p.Clone();
+        return c.Permute(inv);
+    }
+
+    /// <summary>Writes row-major host values into a tensor of any layout.</summary>
+    private static void Write(Tensor x, float[] host)
+    {
+        if (x.IsContiguous)
+        {
+            x.Backend.Upload<float>(host, x);
+            return;
+        }
+        using var tmp = Tensor.FromArray(host, x.Shape, x.Backend);
+        x.CopyFrom(tmp);
     }
 
     /// <summary>A fixed random projection in [-1, 1).</summary>
