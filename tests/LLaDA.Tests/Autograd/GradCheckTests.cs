@@ -16,6 +16,45 @@ public class GradCheckTests
         public override void Backward(Tensor g, Tensor?[] grads) => grads[0] = g.Mul(Inputs[0].Data);
     }
 
+    /// <summary>y = x² that records whether each forward saw a contiguous input.</summary>
+    private sealed class LayoutProbeOp(List<bool> seen) : Op
+    {
+        public override string Name => "LayoutProbe";
+
+        public override Tensor Forward()
+        {
+            seen.Add(Inputs[0].Data.IsContiguous);
+            return Inputs[0].Data.Square();
+        }
+
+        public override void Backward(Tensor g, Tensor?[] grads)
+        {
+            using var t = g.Mul(Inputs[0].Data);
+            grads[0] = t.Scale(2f);
+        }
+    }
+
+    [Fact]
+    public void Run_StridedInput_FunctionSeesStridedLayoutEveryTime()
+    {
+        using var x = Rng.Strided(15, 3, 5);
+        Assert.False(x.IsContiguous);
+        var seen = new List<bool>();
+        GradAssert.Passes(v => F.Apply(new LayoutProbeOp(seen), v[0]), [x]);
+        // 1 analytic pass + 2 evaluations per element, all on the transposed layout.
+        Assert.Equal(1 + 2 * 15, seen.Count);
+        Assert.All(seen, Assert.False);
+    }
+
+    [Fact]
+    public void Run_StridedInput_LeavesCallerTensorUntouched()
+    {
+        using var x = Rng.Strided(16, 3, 5);
+        var before = x.ToArray();
+        GradAssert.Passes(v => F.Square(v[0]), [x]);
+        Assert.Equal(before, x.ToArray());
+    }
+
     [Fact]
     public void Run_WrongBackward_Fails()
     {
