@@ -217,4 +217,14 @@ public class ElementwiseGradTests
         using var b = Rng.Strided(135, 3, 5);
         GradAssert.Passes(v => F.Where(cond, v[0], v[1]), [a, b]);
     }
+
+    [Fact]
+    public void Where_BothBranchesSmallerThanCond_GradCheckPasses()
+    {
+        // cond (3, 5) sets the output shape; a (1, 5) and a 0-d b are broadcast up and their gradients summed back.
+        using var cond = TestData.Ints([0, 1, 1, 0, 1, 1, 0, 0, 1, 0, 0, 1, 0, 1, 1], 3, 5);
+        using var a = Rng.Tensor(136, 1, 5);
+        using var b = Tensor.Scalar(-0.4f);
+        GradAssert.Passes(v => F.Where(cond, v[0], v[1]), [a, b]);
+    }
 }

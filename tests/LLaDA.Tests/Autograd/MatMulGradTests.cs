@@ -26,6 +26,15 @@ public class MatMulGradTests
     }
 
     [Fact]
+    public void MatMul_RowTimesColumn_GradCheckPasses()
+    {
+        // (1, 5)·(5, 1) → (1, 1): a dot product.
+        using var a = Rng.Tensor(428, 1, 5);
+        using var b = Rng.Tensor(429, 5, 1);
+        GradAssert.Passes(v => F.MatMul(v[0], v[1]), [a, b]);
+    }
+
+    [Fact]
     public void MatMul_Batched3D_GradCheckPasses()
     {
         using var a = Rng.Tensor(405, 2, 3, 5);
