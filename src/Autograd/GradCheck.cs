@@ -48,7 +48,7 @@ public static class GradCheck
 
     /// <summary>Checks every floating-point input that <paramref name="wantsGrad"/> selects (default: all F32 inputs).</summary>
     /// <param name="f">The function under test; it must be deterministic.</param>
-    /// <param name="inputs">Input values; F32 ones are cloned and perturbed, others pass through as constants.</param>
+    /// <param name="inputs">Input values; F32 ones are copied (keeping a strided layout strided) and perturbed, others pass through as constants.</param>
     /// <param name="maxPerInput">Elements compared per input (a Philox sample when the input is larger).</param>
     public static Report Run(Func<Variable[], Variable> f, IReadOnlyList<Tensor> inputs, bool[]? wantsGrad = null,
                              double h = 1e-2, double atol = 1e-3, double rtol = 1e-2, int maxPerInput = 48, ulong seed = 7)
