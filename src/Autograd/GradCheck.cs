@@ -23,12 +23,18 @@ public static class GradCheck
     {
         public IReadOnlyList<Entry> Entries => entries;
 
-        /// <summary>Largest |analytic − numeric| / (atol + rtol·max(|analytic|, |numeric|)); ≤ 1 passes.</summary>
+        /// <summary>Largest |analytic − numeric| / (atol + rtol·max(|analytic|, |numeric|)); ≤ 1 passes (NaN counts as +∞).</summary>
         public double WorstRatio => entries.Count == 0 ? 0 : entries.Max(Ratio);
 
-        public bool Passed => WorstRatio <= 1.0;
+        /// <summary>True when at least one element was compared and every ratio is ≤ 1.</summary>
+        public bool Passed => entries.Count > 0 && WorstRatio <= 1.0;
 
-        private double Ratio(Entry e) => e.AbsError / (atol + rtol * Math.Max(Math.Abs(e.Analytic), Math.Abs(e.Numeric)));
+        // Enumerable.Max skips NaN, so a NaN gradient must map to +∞ to fail the check.
+        private double Ratio(Entry e)
+        {
+            double r = e.AbsError / (atol + rtol * Math.Max(Math.Abs(e.Analytic), Math.Abs(e.Numeric)));
+            return double.IsNaN(r) ? double.PositiveInfinity : r;
+        }
 
         public override string ToString()
         {
@@ -42,7 +48,7 @@ public static class GradCheck
 
     /// <summary>Checks every floating-point input that <paramref name="wantsGrad"/> selects (default: all F32 inputs).</summary>
     /// <param name="f">The function under test; it must be deterministic.</param>
-    /// <param name="inputs">Input values; F32 ones are cloned and perturbed, others pass through as constants.</param>
+    /// <param name="inputs">Input values; F32 ones are copied (keeping a strided layout strided) and perturbed, others pass through as constants.</param>
     /// <param name="maxPerInput">Elements compared per input (a Philox sample when the input is larger).</param>
     public static Report Run(Func<Variable[], Variable> f, IReadOnlyList<Tensor> inputs, bool[]? wantsGrad = null,
                              double h = 1e-2, double atol = 1e-3, double rtol = 1e-2, int maxPerInput = 48, ulong seed = 7)
@@ -53,7 +59,7 @@ public static class GradCheck
         for (int i = 0; i < n; i++)
         {
             grad[i] = (wantsGrad?[i] ?? true) && inputs[i].DType == DType.F32;
-            xs[i] = grad[i] ? inputs[i].Clone().Detach() : inputs[i];
+            xs[i] = grad[i] ? CloneKeepingLayout(inputs[i]).Detach() : inputs[i];
         }
         try
         {
@@ -93,7 +99,7 @@ public static class GradCheck
                     host[idx] = (float)(orig - h);
                     double lm = Loss(f, xs, i, host, r);
                     host[idx] = orig;
-                    xs[i].Backend.Upload<float>(host, xs[i]);
+                    Write(xs[i], host);
                     // Use the step actually representable in fp32.
                     double step = (double)(float)(orig + h) - (float)(orig - h);
                     entries.Add(new Entry(i, idx, an[idx], (lp - lm) / step));
@@ -110,7 +116,7 @@ public static class GradCheck
 
     private static double Loss(Func<Variable[], Variable> f, Tensor[] xs, int i, float[] host, float[] r)
     {
-        xs[i].Backend.Upload<float>(host, xs[i]);
+        Write(xs[i], host);
         using var scope = new TensorScope();
         var vars = new Variable[xs.Length];
         for (int j = 0; j < xs.Length; j++) vars[j] = new Variable(xs[j]);
@@ -118,6 +124,32 @@ public static class GradCheck
         double s = 0;
         for (int k = 0; k < y.Length; k++) s += (double)y[k] * r[k];
         return s;
+    }
+
+    /// <summary>A private copy with the same dim order in memory (a transposed view stays transposed), so strided inputs are checked as strided.</summary>
+    private static Tensor CloneKeepingLayout(Tensor t)
+    {
+        if (t.IsContiguous) return t.Clone();
+        int r = t.Rank;
+        var strides = t.Strides.ToArray();
+        var perm = Enumerable.Range(0, r).OrderByDescending(d => strides[d]).ToArray();
+        var inv = new int[r];
+        for (int d = 0; d < r; d++) inv[perm[d]] = d;
+        using var p = t.Permute(perm);
+        using var c = p.Clone();
+        return c.Permute(inv);
+    }
+
+    /// <summary>Writes row-major host values into a tensor of any layout.</summary>
+    private static void Write(Tensor x, float[] host)
+    {
+        if (x.IsContiguous)
+        {
+            x.Backend.Upload<float>(host, x);
+            return;
+        }
+        using var tmp = Tensor.FromArray(host, x.Shape, x.Backend);
+        x.CopyFrom(tmp);
     }
 
     /// <summary>A fixed random projection in [-1, 1).</summary>
