@@ -14,6 +14,13 @@ public static class Cli
           bench [op] [--json] [--threads N] [--quick]
                  time the CPU primitives; op ∈ {all, matmul, attention, elementwise, reduce,
                  softmax, rmsnorm, rope, crossentropy, embedding, adamw, step}
+          train  [--preset poems|tiny|bench] [--config FILE] [--data FILE] [--poems N] [--steps N]
+                 [--batch N] [--grad-accum N] [--lr X] [--schedule wsd|cosine|constant] [--seed N]
+                 [--device cpu] [--threads N] [--out DIR] [--resume | --resume-from DIR] [--ar]
+                 [--eval-every N] [--save-every N] [--samples N] [--no-progress]
+                 pre-train a mask predictor on the bundled Tang poems (--ar: the autoregressive baseline)
+          sft    same options, plus --init DIR: fine-tune on poem QA pairs (prompt never masked)
+          info   --checkpoint DIR: validate a checkpoint and print its config, parameters and dtypes
           help   this text
         """;
 
@@ -32,10 +39,17 @@ public static class Cli
             return args[0] switch
             {
                 "bench" => Bench.BenchCommand.Run(opts),
+                "train" => Commands.TrainCommand.Run(opts, LLaDA.Diffusion.Training.Objective.Pretrain),
+                "sft" => Commands.TrainCommand.Run(opts, LLaDA.Diffusion.Training.Objective.Sft),
+                "info" => Commands.InfoCommand.Run(opts),
                 _ => Fail($"unknown command '{args[0]}'"),
             };
         }
         catch (OptionException e)
+        {
+            return Fail(e.Message);
+        }
+        catch (Exception e) when (e is LLaDA.Nn.Serialization.CheckpointException or LLaDA.Nn.ConfigException or FileNotFoundException or InvalidDataException)
         {
             return Fail(e.Message);
         }

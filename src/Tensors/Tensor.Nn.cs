@@ -194,9 +194,10 @@ public sealed partial class Tensor
         using var dd = AttnOperand(dO);
         using var kp = keyPadding?.Contiguous();
         using var ll = lse.Contiguous();
-        var dq = BthdView(b, nh, tq, hs, q.Backend);
-        var dk = BthdView(b, nkv, tk, hs, q.Backend);
-        var dv = BthdView(b, nkv, tk, hs, q.Backend);
+        // The kernel writes dq, dk, dv with the strides of q, k, v: give each gradient a dense buffer of the same layout.
+        var dq = EmptyWithLayoutOf(qq);
+        var dk = EmptyWithLayoutOf(kk);
+        var dv = EmptyWithLayoutOf(vv);
         q.Backend.AttentionBackward(qq, kk, vv, kp, mask, scale ?? 1f / MathF.Sqrt(hs), oo, ll, dd, dq, dk, dv);
         return (dq, dk, dv);
     }
@@ -223,11 +224,38 @@ public sealed partial class Tensor
         }
     }
 
+    /// <summary>The operand as the kernel needs it: F32, head dim contiguous, and dense (a permutation of a contiguous buffer) so gradients can share its layout.</summary>
     private static Tensor AttnOperand(Tensor t)
     {
         using var f = t.AsF32("Attention");
-        if (f.Strides[3] == 1 || f.Dim(3) == 1) return f.View(f.Layout);
+        if (f.Strides[3] == 1 && IsDensePermutation(f.Layout)) return f.View(f.Layout);
         return f.Contiguous();
+    }
+
+    /// <summary>True when the strides are those of a contiguous buffer whose dims were permuted (no gaps, no overlaps).</summary>
+    private static bool IsDensePermutation(Layout l)
+    {
+        var order = Enumerable.Range(0, l.Rank).OrderByDescending(i => l.StridesArr[i]).ThenByDescending(i => i).ToArray();
+        long expect = 1;
+        for (int k = order.Length - 1; k >= 0; k--)
+        {
+            int d = order[k];
+            if (l.ShapeArr[d] != 1 && l.StridesArr[d] != expect) return false;
+            expect *= l.ShapeArr[d];
+        }
+        return true;
+    }
+
+    /// <summary>An uninitialised tensor with the shape and (dense) stride order of <paramref name="like"/>.</summary>
+    private static Tensor EmptyWithLayoutOf(Tensor like)
+    {
+        int r = like.Rank;
+        var order = Enumerable.Range(0, r).OrderByDescending(i => like.Layout.StridesArr[i]).ThenBy(i => i).ToArray();
+        var storageShape = order.Select(i => like.Layout.ShapeArr[i]).ToArray();
+        using var s = Empty(storageShape, DType.F32, like.Backend);
+        var inverse = new int[r];
+        for (int k = 0; k < r; k++) inverse[order[k]] = k;
+        return s.Permute(inverse);
     }
 
     /// <summary>An uninitialised (B, H, T, HS) view of (B, T, H, HS) storage.</summary>
