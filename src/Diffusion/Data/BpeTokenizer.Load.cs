@@ -15,6 +15,7 @@ public sealed partial class BpeTokenizer
     private static readonly string[] WellKnownEos = ["<|endoftext|>", "<|end_of_text|>"];
     private static readonly string[] WellKnownBos = ["<|startoftext|>", "<|begin_of_text|>"];
     private static readonly string[] WellKnownEndOfTurn = ["<|eot_id|>", "<|im_end|>"];
+    private static readonly string[] WellKnownMask = [DefaultMaskToken, "<|mask|>"];
 
     /// <summary>Loads a Hugging Face tokenizer.json (byte-level BPE) and, optionally, the tokenizer_config.json that names its special tokens.</summary>
     /// <param name="tokenizerJsonPath">The tokenizer.json file.</param>
@@ -23,7 +24,7 @@ public sealed partial class BpeTokenizer
     /// <remarks>
     /// <para>Special tokens not named by the config come from well-known added tokens: EOS &lt;|endoftext|&gt; or &lt;|end_of_text|&gt;
     /// (required), BOS &lt;|startoftext|&gt; or &lt;|begin_of_text|&gt;, end of turn &lt;|eot_id|&gt; or &lt;|im_end|&gt;, mask
-    /// <see cref="DefaultMaskToken"/>. Pad stays null (LLaDA pads with EOS) unless the config names one.</para>
+    /// <see cref="DefaultMaskToken"/> or &lt;|mask|&gt; (LLaDA 2). Pad stays null (LLaDA pads with EOS) unless the config names one.</para>
     /// <para>When the mask token is in neither the added tokens nor the vocabulary (Qwen3, LLaMA-3…), it is made up: it gets the id
     /// one past the largest id, so <see cref="VocabSize"/> grows by one and the model needs that embedding row. It is special
     /// for <see cref="Decode"/> but is never produced by <see cref="Encode"/>: its name in a text stays ordinary text, as in the reference.</para>
@@ -141,8 +142,9 @@ public sealed partial class BpeTokenizer
         }
 
         int maxId = Math.Max(vocab.Values.Max(), addedTokens.Count == 0 ? -1 : addedTokens.Max(a => a.Id));
-        string maskName = maskToken ?? (config is not null && config.TryGetValue("mask_token", out var m) ? m : DefaultMaskToken);
-        int maskId = Lookup(maskName);
+        string? maskName = maskToken ?? (config is not null && config.TryGetValue("mask_token", out var m) ? m : null);
+        int maskId = maskName is not null ? Lookup(maskName) : FirstKnown(WellKnownMask) ?? -1;
+        maskName ??= DefaultMaskToken;
         bool madeUpMask = maskId < 0;
         if (madeUpMask) maskId = ++maxId;
 
