@@ -230,7 +230,14 @@ public class BpeTokenizerTests(ITestOutputHelper output)
 
     // ---- The Qwen3 fixture: golden ids from the Rust tokenizers library ---------------------------------------------
 
-    private static readonly Lazy<BpeTokenizer> Qwen3 = new(() => BpeTokenizer.Load(TokenizerFixture.PathOf("tokenizer.json")));
+    private static long _qwen3LoadMs;
+    private static readonly Lazy<BpeTokenizer> Qwen3 = new(() =>
+    {
+        var sw = Stopwatch.StartNew();
+        var tok = BpeTokenizer.Load(TokenizerFixture.PathOf("tokenizer.json"));
+        _qwen3LoadMs = sw.ElapsedMilliseconds;
+        return tok;
+    });
 
     [TokenizerFixtureFact]
     public void Encode_Qwen3Golden_MatchesTheReferenceOnEveryLine() => CheckGolden("golden.jsonl", 3320);
@@ -248,27 +255,42 @@ public class BpeTokenizerTests(ITestOutputHelper output)
         Assert.Equal("user\n你好\n<think>\n\n</think>", tok.Decode(tok.Encode(chat), skipSpecial: true));
     }
 
+    [TokenizerFixtureFact]
+    public void Encode_Qwen3FromManyThreads_GivesTheSameIds()
+    {
+        var tok = Qwen3.Value;
+        var texts = File.ReadLines(TokenizerFixture.PathOf("golden.jsonl")).Take(600)
+            .Select(l => JsonDocument.Parse(l).RootElement.GetProperty("text").GetString()!).ToArray();
+        var expected = texts.Select(tok.Encode).ToArray();
+        var actual = new int[texts.Length][];
+        Parallel.For(0, texts.Length * 4, new ParallelOptions { MaxDegreeOfParallelism = 4 }, i => actual[i % texts.Length] = tok.Encode(texts[i % texts.Length]));
+        for (int i = 0; i < texts.Length; i++) Assert.Equal(expected[i], actual[i]);
+    }
+
     private void CheckGolden(string file, int expectedLines)
     {
         var tok = Qwen3.Value;
         var addedTokens = AddedTokenStrings();
         var failures = new List<string>();
         int lines = 0;
-        var sw = Stopwatch.StartNew();
+        long encodeTicks = 0;
         foreach (var line in File.ReadLines(TokenizerFixture.PathOf(file)))
         {
             lines++;
             using var doc = JsonDocument.Parse(line);
             string text = doc.RootElement.GetProperty("text").GetString()!;
             int[] gold = doc.RootElement.GetProperty("ids").EnumerateArray().Select(e => e.GetInt32()).ToArray();
+            long t0 = Stopwatch.GetTimestamp();
             int[] ids = tok.Encode(text);
+            encodeTicks += Stopwatch.GetTimestamp() - t0;
             if (!ids.AsSpan().SequenceEqual(gold))
                 failures.Add($"{file}:{lines} encode {Escape(text)}\n  expected [{string.Join(", ", gold)}]\n  actual   [{string.Join(", ", ids)}]");
             string expectedText = ExpectedDecode(text, addedTokens), decoded = tok.Decode(gold);
             if (decoded != expectedText)
                 failures.Add($"{file}:{lines} decode {Escape(text)}\n  expected {Escape(expectedText)}\n  actual   {Escape(decoded)}");
         }
-        output.WriteLine($"{file}: {lines} lines, {lines - failures.Select(f => f.Split(' ')[0]).Distinct().Count()} fully matching, {sw.ElapsedMilliseconds} ms");
+        output.WriteLine($"{file}: {lines} lines, {lines - failures.Select(f => f.Split(' ')[0]).Distinct().Count()} fully matching; "
+            + $"encoding took {Stopwatch.GetElapsedTime(0, encodeTicks).TotalMilliseconds:F0} ms (tokenizer.json loaded in {_qwen3LoadMs} ms)");
         Assert.Equal(expectedLines, lines);
         Assert.True(failures.Count == 0, $"{failures.Count} mismatches:\n" + string.Join("\n", failures.Take(30)));
     }
