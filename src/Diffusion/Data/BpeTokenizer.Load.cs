@@ -142,6 +142,8 @@ public sealed partial class BpeTokenizer
         }
 
         int maxId = Math.Max(vocab.Values.Max(), addedTokens.Count == 0 ? -1 : addedTokens.Max(a => a.Id));
+        if (maxId > 4L * (vocab.Count + addedTokens.Count) + 65536)
+            throw Bad($"the ids are implausibly sparse: the largest is {maxId} for {vocab.Count + addedTokens.Count} tokens");
         string? maskName = maskToken ?? (config is not null && config.TryGetValue("mask_token", out var m) ? m : null);
         int maskId = maskName is not null ? Lookup(maskName) : FirstKnown(WellKnownMask) ?? -1;
         maskName ??= DefaultMaskToken;

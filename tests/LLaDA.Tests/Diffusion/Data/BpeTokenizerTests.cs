@@ -221,6 +221,13 @@ public class BpeTokenizerTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Parse_HugeId_ThrowsInvalidDataInsteadOfAllocating()
+    {
+        var e = Assert.Throws<InvalidDataException>(() => BpeTokenizer.Parse(Tiny(vocab: TinyVocab + ", \"dd\": 2000000000")));
+        Assert.Contains("implausibly sparse", e.Message);
+    }
+
+    [Fact]
     public void Parse_NoByteLevelPreTokenizer_ThrowsInvalidData()
     {
         var pre = """{"type": "Split", "pattern": {"String": " "}, "behavior": "Isolated", "invert": false}""";
@@ -265,6 +272,13 @@ public class BpeTokenizerTests(ITestOutputHelper output)
         var actual = new int[texts.Length][];
         Parallel.For(0, texts.Length * 4, new ParallelOptions { MaxDegreeOfParallelism = 4 }, i => actual[i % texts.Length] = tok.Encode(texts[i % texts.Length]));
         for (int i = 0; i < texts.Length; i++) Assert.Equal(expected[i], actual[i]);
+    }
+
+    [TokenizerFixtureFact]
+    public void Encode_Qwen3LoneSurrogate_EncodesAsReplacementCharacter()
+    {
+        var tok = Qwen3.Value;
+        Assert.Equal(tok.Encode("a\uFFFDb\uFFFD"), tok.Encode("a\uD800b\uDC00"));
     }
 
     private void CheckGolden(string file, int expectedLines)
