@@ -11,9 +11,11 @@ namespace LLaDA.Diffusion.Data;
 /// the pieces between them are normalized (then searched for <c>normalized</c> added tokens), pre-tokenized, mapped to
 /// byte-level characters and merged by the BPE model. <see cref="Encode"/> never adds BOS/EOS (the post-processor is not run):
 /// callers add <see cref="Specials"/> ids themselves.</para>
-/// <para>The BPE merge loop is Microsoft.ML.Tokenizers' <c>BpeTokenizer</c>, fed one byte-level pre-token at a time; the rest
-/// (JSON validation, added tokens, the Unicode 9.0 NFC of the reference, code-point-aware regex splitting, <c>ignore_merges</c>
-/// and the byte-level decoder) is written here because the library's behavior differs from the reference there.</para>
+/// <para>The BPE merge loop is Microsoft.ML.Tokenizers' <c>BpeTokenizer</c>, fed one byte-level pre-token at a time. The rest is
+/// written here, where the library has no equivalent of the reference: tokenizer.json reading and validation, added tokens
+/// matched in the raw text (with lstrip/rstrip/single_word/normalized), NFC with the reference's Unicode 9.0 tables, regex
+/// splitting over code points rather than UTF-16 units, the ByteLevel pre-tokenizer options, <c>ignore_merges</c>, and a decoder
+/// that keeps non-special added tokens under <c>skipSpecial</c> and falls back to a token's own UTF-8 as the reference does.</para>
 /// <para>Instances are immutable and safe to use from several threads.</para>
 /// </remarks>
 public sealed partial class BpeTokenizer : ITokenizer
@@ -94,6 +96,7 @@ public sealed partial class BpeTokenizer : ITokenizer
 
     /// <summary>Decodes ids to text as the reference ByteLevel decoder: the tokens' bytes are joined and read as UTF-8, invalid sequences becoming U+FFFD.</summary>
     /// <param name="skipSpecial">Drop added tokens marked special (non-special added tokens such as &lt;think&gt; stay).</param>
+    /// <exception cref="ArgumentOutOfRangeException">An id is not in the vocabulary (the reference would skip it silently).</exception>
     public string Decode(ReadOnlySpan<int> ids, bool skipSpecial = false)
     {
         var bytes = new List<byte>(ids.Length * 4);
