@@ -14,6 +14,7 @@ public sealed record NoiseConfig
 }
 
 /// <summary>A noised batch: the model input and, for every masked token, where it is, what it was and its loss weight.</summary>
+/// <remarks>Its tensors belong to the TensorScope open when it was made (a training step's scope), or to the caller.</remarks>
 public sealed class MaskedBatch : IDisposable
 {
     public required int Batch { get; init; }
@@ -139,10 +140,10 @@ public static class ForwardProcess
     {
         Batch = batch,
         Length = l,
-        Noisy = Tensor.FromArray(noisy, [batch, l], backend).Detach(),
-        MaskedRows = Tensor.FromArray(rows.ToArray(), [rows.Count], backend).Detach(),
-        Targets = Tensor.FromArray(targets.ToArray(), [targets.Count], backend).Detach(),
-        Weights = Tensor.FromArray(weights.ToArray(), [weights.Count], backend).Detach(),
+        Noisy = Tensor.FromArray(noisy, [batch, l], backend),
+        MaskedRows = Tensor.FromArray(rows.ToArray(), [rows.Count], backend),
+        Targets = Tensor.FromArray(targets.ToArray(), [targets.Count], backend),
+        Weights = Tensor.FromArray(weights.ToArray(), [weights.Count], backend),
         PMask = pmask,
     };
 }

@@ -108,12 +108,13 @@ public sealed class Trainer : IDisposable
             }
             case Objective.Sft:
             {
-                using var batch = ForwardProcess.Sft(ids, b, l, prompts, cfg.MaskTokenId, seed, counter, Config.Noise, Model.Backend);
+                // The batch's tensors belong to the step's TensorScope: backward still needs targets and weights.
+                var batch = ForwardProcess.Sft(ids, b, l, prompts, cfg.MaskTokenId, seed, counter, Config.Noise, Model.Backend);
                 return (Losses.Masked(Model, batch), batch.Batch * batch.Length, batch.MaskedCount);
             }
             default:
             {
-                using var batch = ForwardProcess.Pretrain(ids, b, l, cfg.MaskTokenId, seed, counter, Config.Noise, Model.Backend);
+                var batch = ForwardProcess.Pretrain(ids, b, l, cfg.MaskTokenId, seed, counter, Config.Noise, Model.Backend);
                 return (Losses.Masked(Model, batch), batch.Batch * batch.Length, batch.MaskedCount);
             }
         }
@@ -154,7 +155,7 @@ public sealed class Trainer : IDisposable
             else
             {
                 // No random cut during evaluation: every batch is scored at full length.
-                using var batch = Config.Objective == Objective.Sft
+                var batch = Config.Objective == Objective.Sft
                     ? ForwardProcess.Sft(ids, b, l, prompts, Model.Config.MaskTokenId, Config.Seed ^ 0xE7A1, (ulong)i, Config.Noise, Model.Backend)
                     : ForwardProcess.Pretrain(ids, b, l, Model.Config.MaskTokenId, Config.Seed ^ 0xE7A1, (ulong)i, Config.Noise with { RandomLengthProb = 0 }, Model.Backend);
                 loss = Losses.Masked(Model, batch);

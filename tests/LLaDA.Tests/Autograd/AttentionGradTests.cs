@@ -18,31 +18,31 @@ public class AttentionGradTests
         GradAssert.Passes(x => F.Attention(x[0], x[1], x[2], mask, keyPadding), [q, k, v]);
     }
 
-    [Fact(Skip = "CpuAttention pending")]
+    [Fact]
     public void Attention_NoMask_GradCheckPasses() => CheckFused(1, 2, 2, 5, 5, 3, AttnMask.None, padded: false, stridedQ: false, 701);
 
-    [Fact(Skip = "CpuAttention pending")]
+    [Fact]
     public void Attention_Causal_GradCheckPasses() => CheckFused(2, 1, 1, 5, 5, 4, AttnMask.Causal, padded: false, stridedQ: false, 704);
 
-    [Fact(Skip = "CpuAttention pending")]
+    [Fact]
     public void Attention_KeyPadding_GradCheckPasses() => CheckFused(2, 2, 2, 5, 5, 3, AttnMask.None, padded: true, stridedQ: false, 707);
 
-    [Fact(Skip = "CpuAttention pending")]
+    [Fact]
     public void Attention_CausalWithKeyPadding_GradCheckPasses() => CheckFused(2, 1, 1, 5, 5, 3, AttnMask.Causal, padded: true, stridedQ: false, 710);
 
-    [Fact(Skip = "CpuAttention pending")]
+    [Fact]
     public void Attention_GroupedQueryHeads_GradCheckPasses() => CheckFused(1, 4, 2, 3, 3, 5, AttnMask.None, padded: false, stridedQ: false, 713);
 
-    [Fact(Skip = "CpuAttention pending")]
+    [Fact]
     public void Attention_FewerQueriesThanKeysCausal_GradCheckPasses() => CheckFused(1, 2, 1, 3, 7, 4, AttnMask.Causal, padded: false, stridedQ: false, 716);
 
-    [Fact(Skip = "CpuAttention pending")]
+    [Fact]
     public void Attention_FewerQueriesThanKeysNoMask_GradCheckPasses() => CheckFused(1, 1, 1, 3, 7, 3, AttnMask.None, padded: false, stridedQ: false, 719);
 
-    [Fact(Skip = "CpuAttention pending")]
+    [Fact]
     public void Attention_StridedQueryFromTokenMajorStorage_GradCheckPasses() => CheckFused(2, 3, 1, 5, 5, 2, AttnMask.None, padded: true, stridedQ: true, 722);
 
-    [Fact(Skip = "CpuAttention pending")]
+    [Fact]
     public void Attention_StridedKeyValue_GradCheckPasses()
     {
         // k, v as (B, NKV, Tk, HS) views of (B, Tk, NKV, HS) storage, the layout after the K/V projections.

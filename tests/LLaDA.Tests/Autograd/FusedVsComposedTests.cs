@@ -226,7 +226,7 @@ public class FusedVsComposedTests
         return kp;
     }
 
-    [Theory(Skip = "CpuAttention pending")]
+    [Theory]
     [MemberData(nameof(AttentionCases))]
     public void Attention_MatchesComposed(int b, int nh, int nkv, int tq, int tk, int hs, AttnMask mask, bool padded)
     {
@@ -244,7 +244,7 @@ public class FusedVsComposedTests
             [q, k, v], atol: 2e-5, rtol: 2e-4);
     }
 
-    [Fact(Skip = "CpuAttention pending")]
+    [Fact]
     public void Attention_ExplicitScale_MatchesComposed()
     {
         using var q = Rng.Tensor(616, 1, 2, 5, 3);

@@ -1,0 +1,26 @@
+namespace LLaDA.Tensors.Cpu;
+
+/// <summary>Strides (in elements) of a 4-D attention operand indexed (b, h, t, d): element = base + b·StrideB + h·StrideH + t·StrideT + d; d is always contiguous (stride 1).</summary>
+/// <param name="StrideB">Elements between consecutive batch entries.</param>
+/// <param name="StrideH">Elements between consecutive heads.</param>
+/// <param name="StrideT">Elements between consecutive time steps (rows).</param>
+public readonly record struct AttnLayout(long StrideB, long StrideH, long StrideT)
+{
+    /// <summary>Heads-major layout (B, NH, T, HS): StrideB = NH·T·HS, StrideH = T·HS, StrideT = HS.</summary>
+    public static AttnLayout Bhtd(int nh, int t, int hs) => new((long)nh * t * hs, (long)t * hs, hs);   // (B, NH, T, HS)
+
+    /// <summary>Time-major layout (B, T, NH, HS), what a linear projection produces: StrideB = T·NH·HS, StrideH = HS, StrideT = NH·HS.</summary>
+    public static AttnLayout Bthd(int nh, int t, int hs) => new((long)t * nh * hs, hs, (long)nh * hs);  // (B, T, NH, HS)
+}
+
+// AttnMask (None, Causal) is LLaDA.Tensors.AttnMask, shared with IBackend.
+
+/// <summary>Sizes of one attention call: o (B, NH, Tq, HS) = softmax(q·kᵀ·Scale + mask)·v with k, v (B, NKV, Tk, HS).</summary>
+/// <remarks>
+/// B batch, NH query heads, NKV key/value heads (NH % NKV == 0; query head h reads kv head h / (NH/NKV), i.e. kv heads
+/// are repeat-interleaved as in Hugging Face's repeat_kv), Tq queries, Tk keys, HS head size (1..256), Scale usually
+/// 1/sqrt(HS). Causal: query i sits at absolute position Tk − Tq + i and sees keys j ≤ that position (so with Tq &lt; Tk
+/// the queries are the last Tq positions). The optional per-call key padding int[B·Tk] marks real keys with 1 and
+/// padded keys with 0; a padded key is never attended.
+/// </remarks>
+public readonly record struct AttentionShape(int B, int NH, int NKV, int Tq, int Tk, int HS, float Scale, AttnMask Mask);

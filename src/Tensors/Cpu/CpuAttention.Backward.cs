@@ -1,0 +1,251 @@
+using System;
+using System.Runtime.CompilerServices;
+
+namespace LLaDA.Tensors.Cpu;
+
+// Backward pass (FlashAttention-2 algorithm 2). Per (query tile, key tile) pair, with s = q·kᵀ·scale:
+//   P  = exp(s − lse)                     recomputed from the saved lse: no row max or sum needed
+//   dP = dO·Vᵀ
+//   dS = P ⊙ (dP − D),  D_i = Σ_d dO_id·O_id   (= Σ_j P_ij dP_ij, the softmax Jacobian's row term)
+//   dV += Pᵀ·dO,  dK += scale·dSᵀ·Q,  dQ += scale·dS·K
+// dK, dV reduce over queries and dQ over keys, so one of them must accumulate across the inner loop.
+//
+// BackwardKeyTile (PerGroup strategy, and pass 1 of TwoPass) fixes a key tile and loops over query tiles. It keeps the
+// score tile UNtransposed, s (queries × keys) with keys in the lanes, so that Q and dO are read in their own layouts as
+// broadcast A operands, and the products reduce over queries read P and dS through strides:
+//   s  = Q·Kᵀ      A = Q rows,                 B = Kᵀ packed (HS, Bc)         once per key tile
+//   dP = dO·Vᵀ     A = dO rows,                B = Vᵀ packed (HS, Bc)         once per key tile
+//   dV += Pᵀ·dO    A(j, i) = P[i, j],          B = dO rows                    → dV (Bc, HSp) accumulates in scratch
+//   dK += dSᵀ·Q    A(j, i) = dS[i, j],         B = Q rows                     → dK (Bc, HSp), written once per key tile
+//   dQ  = dS·K     A = dS,                     B = K rows                     → added into the dq rows
+// Where d is the lane dimension (dV, dK, dQ) the B rows are used in place when HS is a whole number of vectors, else
+// copied into scratch rows zero-padded to HSp = HS rounded up (RowsOperand).
+//
+// BackwardQueryTile (pass 2 of TwoPass) fixes a query tile and loops over key tiles, like the forward (transposed
+// score tiles, queries in the lanes), accumulating dQ (Br, HSp) in scratch.
+public static unsafe partial class CpuAttention
+{
+    private static void BackwardAll<TV, TS>(AttnArgs a, AttentionTuning tuning) where TV : struct where TS : ISimd<TV>
+    {
+        AttentionShape s = a.Shape;
+        int groups = s.B * s.NKV, headsPerGroup = s.NH / s.NKV;
+        int keyTiles = CeilDiv(s.Tk, KeyTile), queryTiles = CeilDiv(s.Tq, QueryTile);
+        double flops = 10.0 * s.B * s.NH * s.Tq * s.Tk * s.HS;     // 5 products of 2·Tq·Tk·HS per head
+        BackwardStrategy strategy = tuning.Strategy != BackwardStrategy.Auto
+            ? tuning.Strategy
+            : ChooseBackwardStrategy(groups, headsPerGroup, keyTiles, queryTiles, flops < SerialFlops ? 1 : Workers(tuning));
+
+        if (strategy == BackwardStrategy.PerGroup)
+        {
+            RunItems(groups, flops, tuning, item =>
+            {
+                AttentionShape sh = a.Shape;
+                int b = item / sh.NKV, kvHead = item % sh.NKV, g = sh.NH / sh.NKV;
+                // This item owns dq of query heads kvHead·g … kvHead·g + g − 1: zero them, then every key tile adds in.
+                for (int h = kvHead * g; h < kvHead * g + g; h++)
+                {
+                    float* dq = AttnArgs.Head(a.DQ, a.Lq, b, h);
+                    for (int i = 0; i < sh.Tq; i++) new Span<float>(dq + i * a.Lq.StrideT, sh.HS).Clear();
+                }
+                for (int kt = 0; kt < keyTiles; kt++) BackwardKeyTile<TV, TS>(a, b, kvHead, kt, computeDq: true);
+            });
+        }
+        else
+        {
+            RunItems(groups * keyTiles, flops * 0.8, tuning, item =>
+            {
+                int kt = item % keyTiles, group = item / keyTiles;
+                BackwardKeyTile<TV, TS>(a, group / a.Shape.NKV, group % a.Shape.NKV, kt, computeDq: false);
+            });
+            RunItems(s.B * s.NH * queryTiles, flops * 0.6, tuning, item =>
+            {
+                int qt = item % queryTiles, bh = item / queryTiles;
+                BackwardQueryTile<TV, TS>(a, bh / a.Shape.NH, bh % a.Shape.NH, qt);
+            });
+        }
+    }
+
+    /// <summary>PerGroup unless TwoPass finishes sooner on this many workers, by the cost model: time = Σ over passes of ⌈items / workers⌉ × cost per item, in units of one tile product over a whole group (PerGroup: 5 per group; TwoPass: 4 over the key tiles + 3 over the query tiles).</summary>
+    internal static BackwardStrategy ChooseBackwardStrategy(int groups, int headsPerGroup, int keyTiles, int queryTiles, int workers)
+    {
+        if (workers <= 1) return BackwardStrategy.PerGroup;
+        double perGroup = CeilDiv(groups, workers) * 5.0;
+        double twoPass = CeilDiv(groups * keyTiles, workers) * 4.0 / keyTiles
+                       + CeilDiv(groups * headsPerGroup * queryTiles, workers) * 3.0 / (headsPerGroup * queryTiles);
+        return twoPass < perGroup ? BackwardStrategy.TwoPass : BackwardStrategy.PerGroup;
+    }
+
+    /// <summary>For one key tile of kv head kvHead in batch entry b: dk, dv rows of the tile (written) and, if computeDq, the tile's contribution scale·dS·K added into dq of every query head sharing the kv head.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void BackwardKeyTile<TV, TS>(in AttnArgs a, int b, int kvHead, int kt, bool computeDq)
+        where TV : struct where TS : ISimd<TV>
+    {
+        ref readonly AttentionShape s = ref a.Shape;
+        const int br = QueryTile, bc = KeyTile;
+        int w = TS.Width, hs = s.HS;
+        int hsPadded = (hs + w - 1) / w * w;                          // dQ's lanes are d: round HS up to whole vectors
+        int j0 = kt * bc, nk = Math.Min(bc, s.Tk - j0);
+        int headsPerGroup = s.NH / s.NKV;
+        int shift = s.Tk - s.Tq;                                      // query i sits at absolute position i + shift
+        bool causal = s.Mask == AttnMask.Causal;
+        float scale = s.Scale;
+        long ldq = a.Lq.StrideT, ldk = a.Lk.StrideT, ldv = a.Lv.StrideT, ldo = a.Lo.StrideT, lddo = a.Ldo.StrideT;
+        float* k = AttnArgs.Head(a.K, a.Lk, b, kvHead) + j0 * ldk;     // (nk, HS) rows of this tile
+        float* v = AttnArgs.Head(a.V, a.Lv, b, kvHead) + j0 * ldv;     // (nk, HS)
+        float* dk = AttnArgs.Head(a.DK, a.Lk, b, kvHead) + j0 * ldk;   // (nk, HS)
+        float* dv = AttnArgs.Head(a.DV, a.Lv, b, kvHead) + j0 * ldv;   // (nk, HS)
+        int* pad = a.KeyPadding == null ? null : a.KeyPadding + (long)b * s.Tk + j0;
+
+        ThreadScratch scratch = ThreadScratch.Begin(2 * ThreadScratch.Size(hs * bc) + 3 * ThreadScratch.Size(bc * hsPadded)
+            + 2 * ThreadScratch.Size(br * hsPadded) + 3 * ThreadScratch.Size(br * bc) + ThreadScratch.Size(bc) + ThreadScratch.Size(br));
+        float* kT = scratch.Take(hs * bc);             // (HS, Bc)  Kᵀ, lanes ≥ nk zero
+        float* vT = scratch.Take(hs * bc);             // (HS, Bc)  Vᵀ
+        float* kRows = scratch.Take(bc * hsPadded);    // (Bc, HSp) K rows, d ≥ HS zero
+        float* dK = scratch.Take(bc * hsPadded);       // (Bc, HSp) Σ over query tiles of dSᵀ·Q (unscaled)
+        float* dV = scratch.Take(bc * hsPadded);       // (Bc, HSp) Σ over query tiles of Pᵀ·dO
+        float* qRows = scratch.Take(br * hsPadded);    // (Br, HSp) Q rows of one query tile (if HS ≠ HSp)
+        float* doRows = scratch.Take(br * hsPadded);   // (Br, HSp) dO rows of one query tile (if HS ≠ HSp)
+        float* dqTile = scratch.Take(br * hsPadded);   // (Br, HSp) dS·K of one pair
+        float* p = scratch.Take(br * bc);              // (Br, Bc)  S, then P
+        float* ds = scratch.Take(br * bc);             // (Br, Bc)  dP, then dS
+        float* bias = scratch.Take(bc);                // (Bc)      0 for a real key, −∞ for a padded key or a lane ≥ nk
+        float* dRow = scratch.Take(br);                // (Br)      D_i = dO_i·O_i
+
+        PackTransposed<TV, TS>(k, ldk, nk, hs, 1f, kT, bc, bc);
+        PackTransposed<TV, TS>(v, ldv, nk, hs, 1f, vT, bc, bc);
+        if (computeDq) PackRows(k, ldk, nk, hs, kRows, hsPadded);
+        for (int j = 0; j < bc; j++) bias[j] = j < nk && (pad == null || pad[j] != 0) ? 0f : float.NegativeInfinity;
+        new Span<float>(dK, bc * hsPadded).Clear();
+        new Span<float>(dV, bc * hsPadded).Clear();
+
+        if (AnyKeyVisible(pad, nk))
+        {
+            int queryTiles = CeilDiv(s.Tq, br);
+            // Causal: query i sees key j0 iff i + shift ≥ j0, so earlier query tiles see nothing of this key tile.
+            int firstTile = causal ? Math.Max(0, j0 - shift) / br : 0;
+            for (int h = kvHead * headsPerGroup; h < (kvHead + 1) * headsPerGroup; h++)
+            {
+                float* qHead = AttnArgs.Head(a.Q, a.Lq, b, h), dqHead = AttnArgs.Head(a.DQ, a.Lq, b, h);
+                float* oHead = AttnArgs.Head(a.O, a.Lo, b, h), doHead = AttnArgs.Head(a.DO, a.Ldo, b, h);
+                float* lseHead = a.Lse + ((long)b * s.NH + h) * s.Tq;
+                for (int qt = firstTile; qt < queryTiles; qt++)
+                {
+                    int i0 = qt * br, nq = Math.Min(br, s.Tq - i0);
+                    float* q = qHead + i0 * ldq, dO = doHead + i0 * lddo;       // (nq, HS) each
+
+                    RowDots<TV, TS>(dO, lddo, oHead + i0 * ldo, ldo, nq, hs, dRow, br);
+                    // s (nq, Bc) = Q·Kᵀ (unscaled)        dP (nq, Bc) = dO·Vᵀ
+                    TileGemm.Run<TV, TS>(nq, bc, hs, q, ldq, 1, kT, bc, p, bc, accumulate: false);
+                    TileGemm.Run<TV, TS>(nq, bc, hs, dO, lddo, 1, vT, bc, ds, bc, accumulate: false);
+                    // Row i hides key lanes > i + i0 + shift − j0 under the causal mask.
+                    SoftmaxGradRows<TV, TS>(p, ds, nq, bc, scale, bias, lseHead + i0, dRow, causal, i0 + shift - j0);
+                    // dV (nk, HSp) += Pᵀ·dO        dK (nk, HSp) += dSᵀ·Q        A(j, i) read down the columns of P, dS
+                    float* doB = RowsOperand(dO, lddo, nq, hs, hsPadded, doRows, out long lddoB);
+                    float* qB = RowsOperand(q, ldq, nq, hs, hsPadded, qRows, out long ldqB);
+                    TileGemm.Run<TV, TS>(nk, hsPadded, nq, p, 1, bc, doB, lddoB, dV, hsPadded, accumulate: true);
+                    TileGemm.Run<TV, TS>(nk, hsPadded, nq, ds, 1, bc, qB, ldqB, dK, hsPadded, accumulate: true);
+                    if (computeDq)
+                    {
+                        // dq (nq, HS) += scale · dS (nq, nk) · K (nk, HS)
+                        TileGemm.Run<TV, TS>(nq, hsPadded, nk, ds, bc, 1, kRows, hsPadded, dqTile, hsPadded, accumulate: false);
+                        AddScaledRows<TV, TS>(dqTile, hsPadded, nq, hs, scale, dqHead + i0 * ldq, ldq);
+                    }
+                }
+            }
+        }
+        ScaleRows<TV, TS>(dK, hsPadded, nk, hs, scale, dk, ldk);
+        ScaleRows<TV, TS>(dV, hsPadded, nk, hs, 1f, dv, ldv);
+    }
+
+    /// <summary>In place over untransposed tiles (rows = queries, lanes = keys): p ← P = exp(p·scale + bias − lse_i), masked → 0; ds ← dS = P ⊙ (ds − D_i); under a causal mask row i keeps lanes ≤ i + causalLimit.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void SoftmaxGradRows<TV, TS>(float* p, float* ds, int rows, int lanes, float scale, float* bias,
+                                                float* lse, float* dRow, bool causal, int causalLimit)
+        where TV : struct where TS : ISimd<TV>
+    {
+        int w = TS.Width;
+        TV scaleV = TS.Broadcast(scale), negInf = TS.Broadcast(float.NegativeInfinity);
+        for (int i = 0; i < rows; i++)
+        {
+            // lse = +∞ (row with no visible key) makes every exponent −∞, so P = 0 and dS = 0.
+            TV lseV = TS.Broadcast(lse[i]), dV = TS.Broadcast(dRow[i]);
+            int last = causal ? i + causalLimit : int.MaxValue;       // last visible lane
+            TV lastV = TS.Broadcast(last);
+            float* pi = p + i * lanes, dsi = ds + i * lanes;
+            for (int c = 0; c < lanes; c += w)
+            {
+                TV x = TS.Fma(TS.Load(pi + c), scaleV, TS.Sub(TS.Load(bias + c), lseV));
+                if (c + w - 1 > last)
+                    x = TS.Select(TS.LessThan(lastV, TS.Add(TS.LaneIndices, TS.Broadcast(c))), negInf, x);
+                TV pr = SimdMath.Exp<TV, TS>(x);
+                TS.Store(pi + c, pr);
+                TS.Store(dsi + c, TS.Mul(pr, TS.Sub(TS.Load(dsi + c), dV)));
+            }
+        }
+    }
+
+    /// <summary>For one query tile of head h in batch entry b: dq rows of the tile = scale·Σ over key tiles of dS·K (written; pass 2 of TwoPass).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void BackwardQueryTile<TV, TS>(in AttnArgs a, int b, int h, int qt) where TV : struct where TS : ISimd<TV>
+    {
+        ref readonly AttentionShape s = ref a.Shape;
+        const int br = QueryTile, bc = KeyTile;
+        int w = TS.Width, hs = s.HS;
+        int i0 = qt * br, nq = Math.Min(br, s.Tq - i0);
+        int kvHead = h / (s.NH / s.NKV);
+        int shift = s.Tk - s.Tq;
+        bool causal = s.Mask == AttnMask.Causal;
+        long ldq = a.Lq.StrideT, ldk = a.Lk.StrideT, ldv = a.Lv.StrideT, ldo = a.Lo.StrideT, lddo = a.Ldo.StrideT;
+        float* q = AttnArgs.Head(a.Q, a.Lq, b, h) + i0 * ldq;           // (nq, HS)
+        float* dq = AttnArgs.Head(a.DQ, a.Lq, b, h) + i0 * ldq;         // (nq, HS)
+        float* o = AttnArgs.Head(a.O, a.Lo, b, h) + i0 * ldo;           // (nq, HS)
+        float* dO = AttnArgs.Head(a.DO, a.Ldo, b, h) + i0 * lddo;       // (nq, HS)
+        float* k = AttnArgs.Head(a.K, a.Lk, b, kvHead);                 // (Tk, HS)
+        float* v = AttnArgs.Head(a.V, a.Lv, b, kvHead);                 // (Tk, HS)
+        float* lseRow = a.Lse + ((long)b * s.NH + h) * s.Tq + i0;       // (nq)
+        int* pad = a.KeyPadding == null ? null : a.KeyPadding + (long)b * s.Tk;
+
+        int hsPadded = (hs + w - 1) / w * w;
+        ThreadScratch scratch = ThreadScratch.Begin(2 * ThreadScratch.Size(hs * br) + ThreadScratch.Size(bc * hsPadded)
+            + ThreadScratch.Size(br * hsPadded) + 2 * ThreadScratch.Size(bc * br) + 2 * ThreadScratch.Size(br));
+        float* qT = scratch.Take(hs * br);            // (HS, Br)  (Q·scale)ᵀ
+        float* doT = scratch.Take(hs * br);           // (HS, Br)  dOᵀ
+        float* kRows = scratch.Take(bc * hsPadded);   // (Bc, HSp) K rows of one key tile (if HS ≠ HSp)
+        float* dqAcc = scratch.Take(br * hsPadded);   // (Br, HSp) Σ over key tiles of dS·K (unscaled)
+        float* pT = scratch.Take(bc * br);            // (Bc, Br)  scores, then P, transposed
+        float* dsT = scratch.Take(bc * br);           // (Bc, Br)  dP, then dS, transposed
+        float* lse = scratch.Take(br);                // (Br)      lse per lane, +∞ in lanes ≥ nq
+        float* dRow = scratch.Take(br);               // (Br)      D per lane, 0 in lanes ≥ nq
+
+        PackTransposed<TV, TS>(q, ldq, nq, hs, s.Scale, qT, br, br);
+        PackTransposed<TV, TS>(dO, lddo, nq, hs, 1f, doT, br, br);
+        RowDots<TV, TS>(dO, lddo, o, ldo, nq, hs, dRow, br);
+        for (int i = 0; i < br; i++) lse[i] = i < nq ? lseRow[i] : float.PositiveInfinity;
+        new Span<float>(dqAcc, br * hsPadded).Clear();
+
+        int jEnd = causal ? Math.Min(s.Tk, i0 + nq + shift) : s.Tk;
+        for (int j0 = 0; j0 < jEnd; j0 += bc)
+        {
+            int nk = Math.Min(bc, jEnd - j0);
+            int* tilePad = pad == null ? null : pad + j0;
+            if (!AnyKeyVisible(tilePad, nk)) continue;
+
+            // sᵀ (nk, Br) = K·(Q·scale)ᵀ        dPᵀ (nk, Br) = V·dOᵀ
+            TileGemm.Run<TV, TS>(nk, br, hs, k + j0 * ldk, ldk, 1, qT, br, pT, br, accumulate: false);
+            TileGemm.Run<TV, TS>(nk, br, hs, v + j0 * ldv, ldv, 1, doT, br, dsT, br, accumulate: false);
+            MaskScoresTransposed<TV, TS>(pT, nk, br, tilePad, causal, j0 - shift - i0);
+            // Pᵀ = exp(sᵀ − lse), dSᵀ = Pᵀ ⊙ (dPᵀ − D): lse and D vary along the lanes here.
+            for (int r = 0; r < nk; r++)
+                for (int c = 0; c < br; c += w)
+                {
+                    float* pr = pT + r * br + c, dsr = dsT + r * br + c;
+                    TV pv = SimdMath.Exp<TV, TS>(TS.Sub(TS.Load(pr), TS.Load(lse + c)));
+                    TS.Store(dsr, TS.Mul(pv, TS.Sub(TS.Load(dsr), TS.Load(dRow + c))));
+                }
+            // dq (nq, HSp) += dS·K        A(i, j) = dSᵀ[j, i] (strides), B = K rows
+            float* kB = RowsOperand(k + j0 * ldk, ldk, nk, hs, hsPadded, kRows, out long ldkB);
+            TileGemm.Run<TV, TS>(nq, hsPadded, nk, dsT, 1, br, kB, ldkB, dqAcc, hsPadded, accumulate: true);
+        }
+        ScaleRows<TV, TS>(dqAcc, hsPadded, nq, hs, s.Scale, dq, ldq);
+    }
+}

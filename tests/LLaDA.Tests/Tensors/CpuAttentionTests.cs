@@ -1,0 +1,456 @@
+using System;
+using System.Collections.Generic;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Text;
+using LLaDA.Tensors;
+using LLaDA.Tensors.Cpu;
+using Xunit;
+
+namespace LLaDA.Tests.Tensors;
+
+/// <summary>CpuAttention's tiled Forward/Backward against the double-precision references, and the references against finite differences.</summary>
+public sealed unsafe class CpuAttentionTests
+{
+    private const int Tile = CpuAttention.QueryTile;   // == CpuAttention.KeyTile: tile−1 / tile+1 sizes hit both tails
+
+    // Fast (fp32, tiled) vs reference (double): |fast − ref| ≤ Atol + Rtol·|ref|. Observed worst errors are ≤ 5e−6
+    // absolute on these O(1) operands; a bug (a missed key, a wrong mask lane, a wrong scale) shows up at 1e−3 or more.
+    private const double Atol = 1e-5, Rtol = 1e-4;
+
+    // ---- the conditions the brief lists ---------------------------------------------------------------------------
+
+    [Fact]
+    public void ForwardBackward_NoMask_MatchReference() =>
+        Check(new Case(B: 2, NH: 3, NKV: 3, Tq: 100, Tk: 100, HS: 64, Mask: AttnMask.None, Seed: 11));
+
+    [Fact]
+    public void ForwardBackward_Causal_MatchReference() =>
+        Check(new Case(B: 2, NH: 3, NKV: 3, Tq: 100, Tk: 100, HS: 64, Mask: AttnMask.Causal, Seed: 12));
+
+    [Fact]
+    public void ForwardBackward_KeyPadding_MatchReference() =>
+        Check(new Case(B: 4, NH: 2, NKV: 2, Tq: 70, Tk: 70, HS: 32, Mask: AttnMask.None, Pad: PadKind.Mixed, Seed: 13));
+
+    [Fact]
+    public void ForwardBackward_CausalWithKeyPadding_MatchReference() =>
+        Check(new Case(B: 4, NH: 2, NKV: 2, Tq: 70, Tk: 70, HS: 32, Mask: AttnMask.Causal, Pad: PadKind.Mixed, Seed: 14));
+
+    [Theory]
+    [InlineData(2, AttnMask.None)]
+    [InlineData(1, AttnMask.None)]
+    [InlineData(2, AttnMask.Causal)]
+    [InlineData(1, AttnMask.Causal)]
+    public void ForwardBackward_GroupedQueryHeads_MatchReference(int nkv, AttnMask mask) =>
+        Check(new Case(B: 2, NH: 4, NKV: nkv, Tq: 80, Tk: 80, HS: 16, Mask: mask, Pad: PadKind.None, Seed: 15 + nkv));
+
+    [Theory]
+    [InlineData(20, 90, AttnMask.None)]
+    [InlineData(20, 90, AttnMask.Causal)]
+    [InlineData(65, 130, AttnMask.Causal)]
+    [InlineData(1, 70, AttnMask.Causal)]
+    public void ForwardBackward_FewerQueriesThanKeys_MatchReference(int tq, int tk, AttnMask mask) =>
+        Check(new Case(B: 4, NH: 2, NKV: 1, Tq: tq, Tk: tk, HS: 24, Mask: mask, Pad: PadKind.Mixed, Seed: 19 + tq));
+
+    [Fact]
+    public void ForwardBackward_CausalMoreQueriesThanKeys_MatchReference() =>
+        // Queries 0..Tq−Tk−1 sit before every key: fully masked rows (o = 0, lse = +∞) without any padding.
+        Check(new Case(B: 1, NH: 2, NKV: 2, Tq: 70, Tk: 50, HS: 8, Mask: AttnMask.Causal, Seed: 23));
+
+    [Theory]
+    [InlineData(1, 64)]
+    [InlineData(7, 5)]
+    [InlineData(33, 16)]
+    [InlineData(Tile - 1, 80)]
+    [InlineData(Tile + 1, 1)]
+    [InlineData(Tile + 1, 128)]
+    [InlineData(2 * Tile + 1, 64)]
+    [InlineData(Tile, 256)]
+    public void ForwardBackward_OddSizes_MatchReference(int t, int hs)
+    {
+        Check(new Case(B: 1, NH: 2, NKV: 1, Tq: t, Tk: t, HS: hs, Mask: AttnMask.None, Seed: 100 + t + hs));
+        Check(new Case(B: 1, NH: 2, NKV: 1, Tq: t, Tk: t, HS: hs, Mask: AttnMask.Causal, Seed: 200 + t + hs));
+    }
+
+    [Theory]
+    [InlineData(Lay.Bhtd, Lay.Bhtd, Lay.Bhtd, Lay.Bhtd, Lay.Bhtd)]
+    [InlineData(Lay.Bthd, Lay.Bthd, Lay.Bthd, Lay.Bthd, Lay.Bthd)]
+    [InlineData(Lay.Fused, Lay.Fused, Lay.Fused, Lay.Bthd, Lay.Bthd)]
+    [InlineData(Lay.Bthd, Lay.Bhtd, Lay.Fused, Lay.Bhtd, Lay.Fused)]
+    [InlineData(Lay.Bhtd, Lay.Fused, Lay.Bthd, Lay.Fused, Lay.Bhtd)]
+    public void ForwardBackward_Layouts_MatchReferenceAndWriteNothingOutside(Lay q, Lay k, Lay v, Lay o, Lay dO) =>
+        Check(new Case(B: 4, NH: 4, NKV: 2, Tq: 50, Tk: 67, HS: 20, Mask: AttnMask.Causal, Pad: PadKind.Mixed,
+                       Q: q, K: k, V: v, O: o, DO: dO, Seed: 31));
+
+    [Theory]
+    [InlineData(512)]
+    [InlineData(256)]
+    [InlineData(128)]
+    public void ForwardBackward_EachVectorWidth_MatchReference(int bits) =>
+        Check(new Case(B: 4, NH: 2, NKV: 1, Tq: 67, Tk: 67, HS: 40, Mask: AttnMask.Causal, Pad: PadKind.Mixed, Seed: 41,
+                       Tuning: new AttentionTuning(VectorBits: bits)));
+
+    [Theory]
+    [InlineData(nameof(BackwardStrategy.PerGroup))]
+    [InlineData(nameof(BackwardStrategy.TwoPass))]
+    public void Backward_EachStrategy_MatchesReference(string strategy) =>
+        Check(new Case(B: 4, NH: 4, NKV: 2, Tq: 90, Tk: 150, HS: 24, Mask: AttnMask.Causal, Pad: PadKind.Mixed, Seed: 51,
+                       Tuning: new AttentionTuning(Strategy: Enum.Parse<BackwardStrategy>(strategy))));
+
+    [Theory]
+    [InlineData(64, 1, 4, 4, 2, "PerGroup")]     // B8·NKV8 on 2 cores: 32 groups each, no recomputation needed
+    [InlineData(1, 8, 8, 8, 2, "TwoPass")]       // B1, NKV1: one group would leave a core idle (5 vs 2 + 1.5 units)
+    [InlineData(3, 1, 4, 4, 2, "PerGroup")]      // 2 rounds × 5 = 10 ≤ 6 + 4.5
+    [InlineData(1, 8, 8, 8, 1, "PerGroup")]      // one worker: never pay the 40 % extra
+    public void ChooseBackwardStrategy_GroupsVersusWorkers_PicksFasterSplit(int groups, int headsPerGroup, int keyTiles, int queryTiles, int workers, string expected) =>
+        Assert.Equal(Enum.Parse<BackwardStrategy>(expected),
+                     CpuAttention.ChooseBackwardStrategy(groups, headsPerGroup, keyTiles, queryTiles, workers));
+
+    [Fact]
+    public void ForwardBackward_FullyPaddedEntry_ZeroOutputInfiniteLseZeroGradients()
+    {
+        // Batch entry 3 of PadKind.Mixed has every key padded; entry 2 has one real key (Tk/2).
+        var c = new Case(B: 4, NH: 2, NKV: 1, Tq: 9, Tk: 9, HS: 5, Mask: AttnMask.None, Pad: PadKind.Mixed, Seed: 61);
+        Run run = Check(c);
+        for (int h = 0; h < c.NH; h++)
+            for (int t = 0; t < c.Tq; t++)
+            {
+                Assert.Equal(float.PositiveInfinity, run.Lse[(3 * c.NH + h) * c.Tq + t]);
+                for (int d = 0; d < c.HS; d++)
+                {
+                    Assert.Equal(0f, run.O.At(3, h, t, d));
+                    Assert.Equal(0f, run.Dq.At(3, h, t, d));
+                    // One real key: softmax weight exactly 1 on it, so o equals its value row.
+                    Assert.Equal(run.V.At(2, 0, c.Tk / 2, d), run.O.At(2, h, t, d), 5);
+                }
+            }
+        for (int b = 0; b < c.B; b++)
+            for (int j = 0; j < c.Tk; j++)
+                if (run.Padding![b * c.Tk + j] == 0)
+                    for (int d = 0; d < c.HS; d++)
+                    {
+                        Assert.Equal(0f, run.Dk.At(b, 0, j, d));
+                        Assert.Equal(0f, run.Dv.At(b, 0, j, d));
+                    }
+    }
+
+    [Fact]
+    public void ForwardBackward_SingleVersusMultiThreaded_BitwiseIdentical()
+    {
+        // Every output element is produced by exactly one work item in a fixed order, so threading cannot change bits.
+        var c = new Case(B: 2, NH: 4, NKV: 2, Tq: 130, Tk: 130, HS: 32, Mask: AttnMask.Causal, Pad: PadKind.None, Seed: 71);
+        Run a = Execute(c, reference: false), b = Execute(c with { Tuning = new AttentionTuning(MaxThreads: 1) }, reference: false);
+        Assert.Equal(a.O.Data, b.O.Data);
+        Assert.Equal(a.Lse, b.Lse);
+        Assert.Equal(a.Dq.Data, b.Dq.Data);
+        Assert.Equal(a.Dk.Data, b.Dk.Data);
+        Assert.Equal(a.Dv.Data, b.Dv.Data);
+    }
+
+    // ---- the reference itself --------------------------------------------------------------------------------------
+
+    [Fact]
+    public void ForwardReference_ZeroQueries_AverageValuesWithLseLogTk()
+    {
+        // q = 0 ⇒ every score is 0 ⇒ softmax is uniform: o_i = (1/Tk)·Σ_j v_j, lse_i = log Tk.
+        var s = new AttentionShape(1, 1, 1, 2, 4, 2, 0.5f, AttnMask.None);
+        float[] q = new float[4], k = { 1, 2, 3, 4, 5, 6, 7, 8 }, v = { 1, 10, 2, 20, 3, 30, 6, 60 }, o = new float[4], lse = new float[2];
+        AttnLayout lq = AttnLayout.Bhtd(1, 2, 2), lk = AttnLayout.Bhtd(1, 4, 2);
+        fixed (float* pq = q, pk = k, pv = v, po = o, pl = lse)
+            CpuAttention.ForwardReference(s, pq, lq, pk, lk, pv, lk, null, po, lq, pl);
+        Assert.Equal(new[] { 3f, 30f, 3f, 30f }, o);          // (1+2+3+6)/4 = 3, (10+20+30+60)/4 = 30
+        Assert.Equal(MathF.Log(4), lse[0], 6);
+    }
+
+    [Fact]
+    public void BackwardReference_TinyCausalPaddedGqa_MatchesCentralFiniteDifferences()
+    {
+        // L = Σ o ⊙ w, so ∂L/∂o = w; compare BackwardReference(dO = w) with (L(x + h) − L(x − h)) / 2h, all in double.
+        var s = new AttentionShape(B: 2, NH: 2, NKV: 1, Tq: 3, Tk: 4, HS: 3, Scale: 0.7f, Mask: AttnMask.Causal);
+        var rng = new Random(81);
+        double[] q = RandomDoubles(rng, 2 * 2 * 3 * 3), k = RandomDoubles(rng, 2 * 4 * 3), v = RandomDoubles(rng, 2 * 4 * 3);
+        double[] w = RandomDoubles(rng, q.Length);
+        int[] padding = GC.AllocateArray<int>(8, pinned: true);
+        new[] { 1, 1, 1, 1, 1, 0, 1, 1 }.CopyTo(padding, 0);    // entry 1: key 1 padded
+        AttnLayout lq = AttnLayout.Bhtd(2, 3, 3), lk = AttnLayout.Bhtd(1, 4, 3);
+        double[] o = RandomDoubles(rng, q.Length), lse = RandomDoubles(rng, 2 * 2 * 3);
+        double[] dq = RandomDoubles(rng, q.Length), dk = RandomDoubles(rng, k.Length), dv = RandomDoubles(rng, v.Length);
+        int* pad = (int*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(padding));
+
+        double Loss()
+        {
+            CpuAttention.ForwardReferenceCore(s, Ptr(q), lq, Ptr(k), lk, Ptr(v), lk, pad, Ptr(o), lq, Ptr(lse));
+            double sum = 0;
+            for (int i = 0; i < o.Length; i++) sum += o[i] * w[i];
+            return sum;
+        }
+        Loss();
+        CpuAttention.BackwardReferenceCore(s, Ptr(q), lq, Ptr(k), lk, Ptr(v), lk, pad, Ptr(o), lq, Ptr(lse), Ptr(w), lq,
+                                           Ptr(dq), Ptr(dk), Ptr(dv));
+        const double h = 1e-5;
+        foreach (var (name, x, grad) in new[] { ("dq", q, dq), ("dk", k, dk), ("dv", v, dv) })
+            for (int i = 0; i < x.Length; i++)
+            {
+                double saved = x[i];
+                x[i] = saved + h; double up = Loss();
+                x[i] = saved - h; double down = Loss();
+                x[i] = saved;
+                double fd = (up - down) / (2 * h);
+                Assert.True(Math.Abs(fd - grad[i]) <= 1e-8 + 1e-7 * Math.Abs(fd),
+                    $"{name}[{i}]: finite difference {fd:G10} vs BackwardReference {grad[i]:G10}");
+            }
+        Assert.Contains(dk, g => g != 0);                     // the check is not vacuous
+        Assert.Equal(0, dk[(1 * 4 + 1) * 3]);                 // padded key: no gradient
+    }
+
+    [Fact]
+    public void Exp_EveryWidthAcrossRange_RelativeErrorBelow3e7AndZeroBelowUnderflow()
+    {
+        // The kernels' exp (range reduction + degree-7 polynomial) against Math.Exp in double, on all three widths.
+        double worst = 0;
+        for (float x = -87.3f; x <= 1f; x += 0.00137f)
+        {
+            double exact = Math.Exp(x);
+            foreach (float e in new[]
+            {
+                SimdMath.Exp<Vector512<float>, Simd512>(Vector512.Create(x)).ToScalar(),
+                SimdMath.Exp<Vector256<float>, Simd256>(Vector256.Create(x)).ToScalar(),
+                SimdMath.Exp<Vector128<float>, Simd128>(Vector128.Create(x)).ToScalar(),
+            })
+                worst = Math.Max(worst, Math.Abs(e - exact) / exact);
+        }
+        Assert.True(worst < 3e-7, $"max relative error {worst:E3}");
+        Assert.Equal(0f, SimdMath.Exp<Vector512<float>, Simd512>(Vector512.Create(float.NegativeInfinity)).ToScalar());
+        Assert.Equal(0f, SimdMath.Exp<Vector512<float>, Simd512>(Vector512.Create(-100f)).ToScalar());
+        Assert.Equal(1f, SimdMath.Exp<Vector512<float>, Simd512>(Vector512<float>.Zero).ToScalar());
+    }
+
+    // ---- argument validation ---------------------------------------------------------------------------------------
+
+    [Theory]
+    [InlineData(4, 3, 64, "NH % NKV")]
+    [InlineData(4, 4, 0, "HS must be in 1..256")]
+    [InlineData(4, 4, 257, "HS must be in 1..256")]
+    public void Forward_InvalidShape_ThrowsArgumentExceptionNamingProblem(int nh, int nkv, int hs, string expected)
+    {
+        var s = new AttentionShape(1, nh, nkv, 4, 4, hs, 1f, AttnMask.None);
+        float[] buffer = new float[4096];
+        var ex = Assert.Throws<ArgumentException>(() =>
+        {
+            fixed (float* p = buffer)
+            {
+                AttnLayout l = AttnLayout.Bhtd(nh, 4, Math.Max(hs, 1));
+                CpuAttention.Forward(s, p, l, p, l, p, l, null, p, l, p);
+            }
+        });
+        Assert.Contains(expected, ex.Message);
+    }
+
+    [Fact]
+    public void Backward_NullGradientPointer_ThrowsArgumentExceptionNamingIt()
+    {
+        var s = new AttentionShape(1, 1, 1, 4, 4, 4, 0.5f, AttnMask.None);
+        float[] buffer = new float[64];
+        var ex = Assert.Throws<ArgumentException>(() =>
+        {
+            fixed (float* p = buffer)
+            {
+                AttnLayout l = AttnLayout.Bhtd(1, 4, 4);
+                CpuAttention.Backward(s, p, l, p, l, p, l, null, p, l, p, p, l, p, null, p);
+            }
+        });
+        Assert.Equal("dk", ex.ParamName);
+    }
+
+    // ---- harness ---------------------------------------------------------------------------------------------------
+
+    /// <summary>Operand layouts: (B, NH, T, HS), (B, T, NH, HS), and a strided slice of a fused (B, T, 3·NH·HS + 5) buffer at offset 3.</summary>
+    public enum Lay { Bhtd, Bthd, Fused }
+
+    /// <summary>None: no padding array. Mixed: entry b % 4 = 0 all real; 1 left-padded by Tk/3 plus one interior key; 2 one real key; 3 all padded.</summary>
+    public enum PadKind { None, Mixed }
+
+    private sealed record Case(int B, int NH, int NKV, int Tq, int Tk, int HS, AttnMask Mask, PadKind Pad = PadKind.None,
+                               Lay Q = Lay.Bhtd, Lay K = Lay.Bhtd, Lay V = Lay.Bhtd, Lay O = Lay.Bhtd, Lay DO = Lay.Bhtd,
+                               int Seed = 1, AttentionTuning Tuning = default);
+
+    private sealed record Run(Operand Q, Operand K, Operand V, Operand O, float[] Lse, Operand Dq, Operand Dk, Operand Dv,
+                              int[]? Padding, Run? Reference);
+
+    /// <summary>Runs Forward and Backward (fed the fast forward's o and lse, as in training) and both references, and asserts agreement.</summary>
+    private static Run Check(Case c)
+    {
+        Run run = Execute(c, reference: true);
+        Run r = run.Reference!;
+        string what = c.ToString();
+        AssertClose("o", run.O, r.O, what);
+        AssertLse(run.Lse, r.Lse, what);
+        AssertClose("dq", run.Dq, r.Dq, what);
+        AssertClose("dk", run.Dk, r.Dk, what);
+        AssertClose("dv", run.Dv, r.Dv, what);
+        return run;
+    }
+
+    private static Run Execute(Case c, bool reference)
+    {
+        var rng = new Random(c.Seed);
+        var s = new AttentionShape(c.B, c.NH, c.NKV, c.Tq, c.Tk, c.HS, 1f / MathF.Sqrt(c.HS), c.Mask);
+        // Inputs: in-range elements random, gaps NaN, so reading outside an operand poisons the result.
+        Operand q = Operand.Random(c.Q, c.B, c.NH, c.Tq, c.HS, rng, 2f);
+        Operand k = Operand.Random(c.K, c.B, c.NKV, c.Tk, c.HS, rng, 2f);
+        Operand v = Operand.Random(c.V, c.B, c.NKV, c.Tk, c.HS, rng, 1f);
+        Operand dO = Operand.Random(c.DO, c.B, c.NH, c.Tq, c.HS, rng, 1f);
+        int[]? padding = MakePadding(c.Pad, c.B, c.Tk, rng);
+        int[] padStore = padding ?? new int[1];
+        Run Go(bool fast)
+        {
+            // Outputs start NaN everywhere: in-range elements must all be written, gaps must stay NaN.
+            Operand o = q.EmptyLike(c.O), dq = q.EmptyLike(c.Q), dk = k.EmptyLike(c.K), dv = v.EmptyLike(c.V);
+            float[] lse = GC.AllocateArray<float>(c.B * c.NH * c.Tq, pinned: true);
+            Array.Fill(lse, float.NaN);
+            fixed (float* pl = lse)
+            fixed (int* pp = padStore)
+            {
+                int* pad = padding == null ? null : pp;
+                if (fast)
+                {
+                    CpuAttention.Forward(s, q.Ptr, q.Layout, k.Ptr, k.Layout, v.Ptr, v.Layout, pad, o.Ptr, o.Layout, pl, c.Tuning);
+                    CpuAttention.Backward(s, q.Ptr, q.Layout, k.Ptr, k.Layout, v.Ptr, v.Layout, pad, o.Ptr, o.Layout, pl,
+                                          dO.Ptr, dO.Layout, dq.Ptr, dk.Ptr, dv.Ptr, c.Tuning);
+                }
+                else
+                {
+                    CpuAttention.ForwardReference(s, q.Ptr, q.Layout, k.Ptr, k.Layout, v.Ptr, v.Layout, pad, o.Ptr, o.Layout, pl);
+                    CpuAttention.BackwardReference(s, q.Ptr, q.Layout, k.Ptr, k.Layout, v.Ptr, v.Layout, pad, o.Ptr, o.Layout, pl,
+                                                   dO.Ptr, dO.Layout, dq.Ptr, dk.Ptr, dv.Ptr);
+                }
+            }
+            return new Run(q, k, v, o, lse, dq, dk, dv, padding, null);
+        }
+        Run result = Go(fast: true);
+        return reference ? result with { Reference = Go(fast: false) } : result;
+    }
+
+    private static int[]? MakePadding(PadKind kind, int batch, int tk, Random rng)
+    {
+        if (kind == PadKind.None) return null;
+        var pad = new int[batch * tk];
+        for (int b = 0; b < batch; b++)
+            for (int j = 0; j < tk; j++)
+                pad[b * tk + j] = (b % 4) switch
+                {
+                    0 => 1,
+                    1 => j < tk / 3 ? 0 : 1,
+                    2 => j == tk / 2 ? 1 : 0,
+                    _ => 0,
+                };
+        for (int b = 1; b < batch; b += 4)
+            if (tk > 3) pad[b * tk + tk / 3 + rng.Next(tk - tk / 3)] = 0;   // one interior padded key as well
+        return pad;
+    }
+
+    private static void AssertClose(string name, Operand fast, Operand reference, string what)
+    {
+        double maxAbs = 0, worstRatio = -1;
+        string worst = "";
+        int failures = 0;
+        var pairs = new StringBuilder();
+        foreach ((int b, int h, int t, int d) in fast.Indices())
+        {
+            float f = fast.At(b, h, t, d), r = reference.At(b, h, t, d);
+            double diff = Math.Abs((double)f - r), ratio = diff / (Atol + Rtol * Math.Abs(r));
+            if (!float.IsFinite(f)) ratio = double.PositiveInfinity;
+            maxAbs = Math.Max(maxAbs, diff);
+            if (ratio > worstRatio) { worstRatio = ratio; worst = $"({b},{h},{t},{d}) fast={f:G9} ref={r:G9}"; }
+            if (ratio > 1 && failures++ < 4) pairs.Append($" ({b},{h},{t},{d}): {f:G7} vs {r:G7};");
+        }
+        Assert.True(failures == 0,
+            $"{name} [{what}]: {failures} of {fast.Count} elements exceed {Atol} + {Rtol}·|ref|; worst index (b,h,t,d)={worst}; max abs diff {maxAbs:E3}; pairs:{pairs}");
+        long stray = fast.FirstWrittenGap();
+        if (stray >= 0) Assert.Fail($"{name} [{what}]: element {stray} outside the operand was written ({fast.Data[stray]}).");
+    }
+
+    private static void AssertLse(float[] fast, float[] reference, string what)
+    {
+        for (int i = 0; i < fast.Length; i++)
+        {
+            bool ok = float.IsPositiveInfinity(reference[i])
+                ? float.IsPositiveInfinity(fast[i])
+                : Math.Abs(fast[i] - reference[i]) <= Atol * (1 + Math.Abs(reference[i]));
+            Assert.True(ok, $"lse [{what}]: index {i} (b·NH·Tq + h·Tq + t) fast={fast[i]:G9} ref={reference[i]:G9}");
+        }
+    }
+
+    private static double* Ptr(double[] pinned) => (double*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(pinned));
+
+    /// <summary>A pinned array of n uniform(−1, 1) doubles.</summary>
+    private static double[] RandomDoubles(Random rng, int n)
+    {
+        var x = GC.AllocateArray<double>(n, pinned: true);
+        for (int i = 0; i < n; i++) x[i] = 2 * rng.NextDouble() - 1;
+        return x;
+    }
+
+    /// <summary>A 4-D (b, h, t, d) operand in a pinned array, with its layout and base offset.</summary>
+    private sealed class Operand
+    {
+        public readonly float[] Data;
+        public readonly AttnLayout Layout;
+        private readonly Lay _lay;
+        private readonly long _offset;
+        private readonly int _b, _h, _t, _hs;
+
+        private Operand(Lay lay, int b, int h, int t, int hs)
+        {
+            (_lay, _b, _h, _t, _hs) = (lay, b, h, t, hs);
+            long size;
+            switch (lay)
+            {
+                case Lay.Bhtd: Layout = AttnLayout.Bhtd(h, t, hs); _offset = 0; size = (long)b * h * t * hs; break;
+                case Lay.Bthd: Layout = AttnLayout.Bthd(h, t, hs); _offset = 0; size = (long)b * h * t * hs; break;
+                default:
+                    long row = 3L * h * hs + 5;                      // like one slice of a fused QKV row, plus odd padding
+                    Layout = new AttnLayout(t * row, hs, row); _offset = 3; size = _offset + b * t * row; break;
+            }
+            Data = GC.AllocateArray<float>((int)size, pinned: true);
+            Array.Fill(Data, float.NaN);
+        }
+
+        public static Operand Random(Lay lay, int b, int h, int t, int hs, Random rng, float amplitude)
+        {
+            var x = new Operand(lay, b, h, t, hs);
+            foreach ((int bi, int hi, int ti, int d) in x.Indices())
+                x.Data[x.Index(bi, hi, ti, d)] = amplitude * (2 * rng.NextSingle() - 1);
+            return x;
+        }
+
+        /// <summary>An all-NaN operand with the same sizes in layout lay (h = this operand's head count).</summary>
+        public Operand EmptyLike(Lay lay) => new(lay, _b, _h, _t, _hs);
+
+        public float* Ptr => (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(Data)) + _offset;
+        public long Count => (long)_b * _h * _t * _hs;
+        public long Index(int b, int h, int t, int d) => _offset + b * Layout.StrideB + h * Layout.StrideH + t * Layout.StrideT + d;
+        public float At(int b, int h, int t, int d) => Data[Index(b, h, t, d)];
+
+        public IEnumerable<(int, int, int, int)> Indices()
+        {
+            for (int b = 0; b < _b; b++)
+                for (int h = 0; h < _h; h++)
+                    for (int t = 0; t < _t; t++)
+                        for (int d = 0; d < _hs; d++)
+                            yield return (b, h, t, d);
+        }
+
+        /// <summary>Index of the first element outside the operand that is no longer NaN, or −1.</summary>
+        public long FirstWrittenGap()
+        {
+            if (_lay != Lay.Fused) return -1;                   // dense layouts have no gaps
+            var inside = new bool[Data.Length];
+            foreach ((int b, int h, int t, int d) in Indices()) inside[Index(b, h, t, d)] = true;
+            for (long i = 0; i < Data.Length; i++)
+                if (!inside[i] && !float.IsNaN(Data[i])) return i;
+            return -1;
+        }
+    }
+}
