@@ -10,7 +10,9 @@ public static class F
     public static Variable Apply(Op op, params Variable[] inputs)
     {
         op.Inputs = inputs;
+        long t0 = OpProfiler.Start();
         var y = op.Forward();
+        OpProfiler.Stop(op.Name, t0);
         var tape = Tape.Current;
         bool record = false;
         if (tape is not null)

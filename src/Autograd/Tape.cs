@@ -60,7 +60,9 @@ public sealed class Tape : IDisposable
             var op = _ops[i];
             if (!grads.Remove(op.Output!, out var g)) continue;
             var gin = new Tensor?[op.Inputs.Length];
+            long t0 = OpProfiler.Start();
             op.Backward(g, gin);
+            OpProfiler.Stop(op.Name + ".backward", t0);
             g.Dispose();
             for (int j = 0; j < gin.Length; j++)
             {

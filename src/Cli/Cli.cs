@@ -11,9 +11,9 @@ public static class Cli
         usage: llada <command> [options]
 
         commands:
-          bench [op] [--json] [--threads N] [--quick]
+          bench [op] [--json] [--threads N] [--quick] [--profile]
                  time the CPU primitives; op ∈ {all, matmul, attention, elementwise, reduce,
-                 softmax, rmsnorm, rope, crossentropy, embedding, adamw, step}
+                 softmax, rmsnorm, rope, crossentropy, embedding, adamw, train}
           train  [--preset poems|tiny|bench] [--config FILE] [--data FILE] [--poems N] [--steps N]
                  [--batch N] [--grad-accum N] [--lr X] [--schedule wsd|cosine|constant] [--seed N]
                  [--device cpu] [--threads N] [--out DIR] [--resume | --resume-from DIR] [--ar]

@@ -12,12 +12,13 @@ public static class BenchCommand
     /// <summary>Memory bandwidth of our 2-core machines, both cores (GB/s), the yardstick for bandwidth-bound ops.</summary>
     public const double ReferenceBandwidth = 55.0;
 
-    private static readonly string[] Families = ["matmul", "attention", "elementwise", "reduce", "softmax", "rmsnorm", "rope", "crossentropy", "embedding", "adamw", "step"];
+    private static readonly string[] Families = ["matmul", "attention", "elementwise", "reduce", "softmax", "rmsnorm", "rope", "crossentropy", "embedding", "adamw", "train"];
 
     public static int Run(Options o)
     {
         bool json = o.Flag("json");
         bool quick = o.Flag("quick");
+        LLaDA.Autograd.OpProfiler.Enabled = o.Flag("profile");
         int threads = o.Int("threads", Environment.ProcessorCount);
         o.RejectUnknown();
         string op = o.Positional.Count > 0 ? o.Positional[0] : "all";
@@ -44,7 +45,7 @@ public static class BenchCommand
         }
         if (json)
         {
-            var rows = results.Select(r => new JsonRow(r.Op, r.Shape, Round(r.MedianMs), Round(r.BestMs), Round(r.Gflops), Round(r.BestGflops), Round(r.GBps), r.Iterations, r.Note, threads));
+            var rows = results.Select(r => new JsonRow(r.Op, r.Shape, Round(r.MedianMs), Round(r.BestMs), Round(r.Gflops), Round(r.BestGflops), Round(r.GBps), Round(r.TokensPerSecond), r.FreshBytesPerStep, r.ManagedBytesPerStep, r.Iterations, r.Note, threads));
             Console.WriteLine(JsonSerializer.Serialize(rows, JsonOpts));
         }
         return 0;
@@ -57,7 +58,7 @@ public static class BenchCommand
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     };
 
-    private sealed record JsonRow(string Op, string Shape, double? Ms, double? BestMs, double? Gflops, double? BestGflops, double? Gbps, int Iterations, string? Note, int Threads);
+    private sealed record JsonRow(string Op, string Shape, double? Ms, double? BestMs, double? Gflops, double? BestGflops, double? Gbps, double? TokensPerS, long? FreshBytesPerStep, long? ManagedBytesPerStep, int Iterations, string? Note, int Threads);
 
     private static double? Round(double? v) => v is null ? null : Math.Round(v.Value, 3);
 

@@ -8,6 +8,9 @@ public sealed record BenchResult(string Op, string Shape, double MedianMs, doubl
     public double? Gflops => Flops > 0 ? Flops / (MedianMs * 1e6) : null;
     public double? BestGflops => Flops > 0 ? Flops / (BestMs * 1e6) : null;
     public double? GBps => Bytes > 0 ? Bytes / (MedianMs * 1e6) : null;
+    public double? TokensPerSecond { get; init; }
+    public long? FreshBytesPerStep { get; init; }
+    public long? ManagedBytesPerStep { get; init; }
 }
 
 /// <summary>Times a body: warm-up runs, then repeats until a time budget is spent (at least 3 runs); reports median and best.</summary>

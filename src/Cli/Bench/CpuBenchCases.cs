@@ -1,4 +1,6 @@
-using LLaDA.Autograd;
+using LLaDA.Diffusion.Data;
+using LLaDA.Diffusion.Training;
+using LLaDA.Nn;
 using LLaDA.Tensors;
 using LLaDA.Tensors.Cpu;
 
@@ -19,7 +21,7 @@ internal static class CpuBenchCases
         "crossentropy" => CrossEntropy(budget),
         "embedding" => Embedding(budget),
         "adamw" => AdamW(budget),
-        "step" => Step(budget, quick),
+        "train" => Train(budget, quick),
         _ => [],
     };
 
@@ -188,60 +190,43 @@ internal static class CpuBenchCases
         yield return Time("adamw", "16M params", 0, 28.0 * Big, budget, () => p.AdamWStep(g, m, v, new AdamWStep(1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, ++step)));
     }
 
-    // ---------------------------------------------------------------- a training-like step: time and fresh memory
+    // ---------------------------------------------------------------- full training steps: throughput and fresh memory
 
-    private static IEnumerable<BenchResult> Step(double budget, bool quick)
+    /// <summary>Training steps of the mask predictor (issue preset: 6 layers, d 256, 4 heads, T 256, B 16, vocab 4096) on synthetic tokens.</summary>
+    private static IEnumerable<BenchResult> Train(double budget, bool quick)
     {
-        // One pre-norm transformer block (d 256, 4 heads, MLP 1024, T 256, B 4) + LM head (V 4096), forward and backward.
-        const int B = 4, T = 256, C = 256, H = 4, HS = C / H, M = 1024, V = 4096;
-        var backend = CpuBackend.Default;
-        using var wte = new Variable(Tensor.Randn([V, C], 1) * 0.02f, true, "wte");
-        var names = new[] { "q", "k", "v", "o", "gate", "up", "down", "head" };
-        var shapes = new[] { new[] { C, C }, [C, C], [C, C], [C, C], [M, C], [M, C], [C, M], [V, C] };
-        var ws = names.Select((n, i) => new Variable(Tensor.Randn(shapes[i], (ulong)(10 + i)) * 0.02f, true, n)).ToArray();
-        using var n1 = new Variable(Tensor.Ones([C]), true, "n1");
-        using var n2 = new Variable(Tensor.Ones([C]), true, "n2");
-        using var ids = Tensor.FromArray(Enumerable.Range(0, B * T).Select(i => i * 31 % V).ToArray(), [B, T]);
-        using var targets = Tensor.FromArray(Enumerable.Range(0, B * T).Select(i => (i * 17 + 3) % V).ToArray());
-        using var weights = Tensor.Full([B * T], 1f / (B * T));
-
-        void TrainStep()
+        var shapes = new List<(string Name, MaskPredictorConfig Cfg, int T, int B)> { ("bench-preset", Presets.Bench(4096), 256, 16) };
+        if (!quick) shapes.Add(("poems-preset", Presets.Poems(3000, 2, 0), 66, 16));
+        foreach (var (name, mc, t, b) in shapes)
         {
-            using var tape = new Tape();
-            var x = F.Embedding(wte, ids);                                     // (B, T, C)
-            var a = F.RmsNorm(x, n1, 1e-5f);
-            var q = F.Rope(F.Reshape(F.Linear(a, ws[0]), B, T, H, HS), 10000f); // (B, T, H, HS)
-            var k = F.Rope(F.Reshape(F.Linear(a, ws[1]), B, T, H, HS), 10000f);
-            var v = F.Reshape(F.Linear(a, ws[2]), B, T, H, HS);
-            var o = F.Attention(F.Transpose(q, 1, 2), F.Transpose(k, 1, 2), F.Transpose(v, 1, 2)); // (B, H, T, HS)
-            x = F.Add(x, F.Linear(F.Reshape(F.Transpose(o, 1, 2), B, T, C), ws[3]));
-            var f = F.RmsNorm(x, n2, 1e-5f);
-            x = F.Add(x, F.Linear(F.SiluGate(F.Linear(f, ws[4]), F.Linear(f, ws[5])), ws[6]));
-            var logits = F.Linear(F.Reshape(x, B * T, C), ws[7]);               // (B·T, V)
-            var loss = F.Sum(F.CrossEntropy(logits, targets, weights));
-            tape.Backward(loss);
+            var backend = CpuBackend.Default;
+            var rows = new List<int[]>();
+            for (int r = 0; r < 64; r++)
+                rows.Add(Enumerable.Range(0, t).Select(j => (int)((uint)(r * 7919 + j * 104729) % (uint)(mc.VocabSize - 3))).ToArray());
+            var data = new SequenceDataset(rows, t);
+            using var model = new MaskPredictor(mc, 1, backend);
+            using var trainer = new Trainer(model, new TrainConfig { Steps = 1_000_000, BatchSize = b, Lr = 1e-3f, Warmup = 0, Seed = 1 }, data, null);
+            for (int i = 0; i < 6; i++) trainer.Step(); // warm the pool (the masked-row count varies per step) and the JIT
+            long fresh0 = backend.Pool.FreshBytes;
+            long managed0 = GC.GetTotalAllocatedBytes(true);
+            int steps = quick ? 4 : 8;
+            var times = new List<double>();
+            for (int i = 0; i < steps; i++) times.Add(trainer.Step().Seconds * 1000);
+            long freshPerStep = (backend.Pool.FreshBytes - fresh0) / steps;
+            long managedPerStep = (GC.GetTotalAllocatedBytes(true) - managed0) / steps;
+            LLaDA.Autograd.OpProfiler.Reset();
+            var (med, best, it) = BenchTimer.Measure(() => trainer.Step(), budget, warmup: 0);
+            if (LLaDA.Autograd.OpProfiler.Enabled)
+            {
+                Console.Error.WriteLine($"per-op wall time over {it} steps of {name} (ms per step):");
+                foreach (var (op, ms, calls) in LLaDA.Autograd.OpProfiler.Report())
+                    Console.Error.WriteLine($"  {op,-24} {ms / it,9:F2} ms  {calls / it,4} calls");
+            }
+            times.Add(med);
+            double tokPerS = b * t / (med / 1000);
+            yield return new BenchResult("train_step", $"{name}: {mc.NLayers}L d{mc.DModel} H{mc.NHeads} T{t} B{b} V{mc.VocabSize}", med, best, 0, 0, it,
+                $"{tokPerS:F0} tok/s; fresh pool bytes/step {freshPerStep}; managed bytes/step {managedPerStep}")
+            { TokensPerSecond = tokPerS, FreshBytesPerStep = freshPerStep, ManagedBytesPerStep = managedPerStep };
         }
-
-        // Warm up the pool and the JIT, then count what a steady-state step takes.
-        for (int i = 0; i < 3; i++)
-        {
-            using var s = new TensorScope();
-            TrainStep();
-        }
-        long fresh0 = backend.Pool.FreshBytes;
-        long managed0 = GC.GetTotalAllocatedBytes(true);
-        const int steps = 5;
-        for (int i = 0; i < steps; i++)
-        {
-            using var s = new TensorScope();
-            TrainStep();
-        }
-        long freshPerStep = (backend.Pool.FreshBytes - fresh0) / steps;
-        long managedPerStep = (GC.GetTotalAllocatedBytes(true) - managed0) / steps;
-        foreach (var w in ws) w.Dispose();
-        double tokens = B * T;
-        var r = Time("train_step.block", $"B{B} T{T} C{C} H{H} MLP{M} V{V}", 0, 0, budget, TrainStep);
-        yield return r with { Note = $"{tokens / (r.MedianMs / 1000):F0} tok/s; fresh pool bytes/step {freshPerStep}; managed bytes/step {managedPerStep}" };
-        _ = quick;
     }
 }

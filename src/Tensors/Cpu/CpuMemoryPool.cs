@@ -11,6 +11,7 @@ namespace LLaDA.Tensors.Cpu;
 public sealed unsafe class CpuMemoryPool
 {
     private readonly Dictionary<long, Stack<nint>> _free = new();
+    private readonly List<long> _classes = new(); // sorted keys of _free
     private readonly object _lock = new();
 
     /// <summary>Bytes currently handed out.</summary>
@@ -25,6 +26,9 @@ public sealed unsafe class CpuMemoryPool
     /// <summary>Number of blocks ever obtained from the OS.</summary>
     public long FreshBlocks { get; private set; }
 
+    /// <summary>Largest ratio of a reused idle block's size to the request.</summary>
+    public const double MaxOversize = 2.0;
+
     /// <summary>Rounds a request up to its size class: eight classes per power of two, at least 64 bytes.</summary>
     public static long SizeClass(long bytes)
     {
@@ -37,11 +41,22 @@ public sealed unsafe class CpuMemoryPool
     /// <summary>A block of at least <paramref name="bytes"/> bytes; <paramref name="classBytes"/> is its true size, to be passed back to <see cref="Return"/>.</summary>
     public nint Rent(long bytes, out long classBytes)
     {
-        classBytes = SizeClass(bytes);
+        long want = SizeClass(bytes);
         lock (_lock)
         {
+            // Smallest idle class ≥ want, within MaxOversize.
+            int i = _classes.BinarySearch(want);
+            if (i < 0) i = ~i;
+            for (; i < _classes.Count && _classes[i] <= want * MaxOversize; i++)
+            {
+                var stack = _free[_classes[i]];
+                if (stack.Count == 0) continue;
+                classBytes = _classes[i];
+                BytesInUse += classBytes;
+                return stack.Pop();
+            }
+            classBytes = want;
             BytesInUse += classBytes;
-            if (_free.TryGetValue(classBytes, out var stack) && stack.Count > 0) return stack.Pop();
             BytesReserved += classBytes;
             FreshBytes += classBytes;
             FreshBlocks++;
@@ -55,7 +70,12 @@ public sealed unsafe class CpuMemoryPool
         lock (_lock)
         {
             BytesInUse -= classBytes;
-            if (!_free.TryGetValue(classBytes, out var stack)) _free[classBytes] = stack = new Stack<nint>();
+            if (!_free.TryGetValue(classBytes, out var stack))
+            {
+                _free[classBytes] = stack = new Stack<nint>();
+                int i = _classes.BinarySearch(classBytes);
+                _classes.Insert(~i, classBytes);
+            }
             stack.Push(ptr);
         }
     }

@@ -1,0 +1,286 @@
+using System;
+using System.Threading;
+
+namespace LLaDA.Tensors.Cpu;
+
+// Work split: every C[b] is cut into a gm×gn grid of rectangles (multiples of MR×NR), and the tasks
+// (batch × gm × gn of them) are claimed dynamically with one Interlocked counter by the calling thread and
+// ProcessorCount−1 thread-pool helpers. Each task runs the whole blocked driver on its rectangle with its own
+// per-thread packing buffers, so tasks share nothing but the counter: no barriers, and the caller alone can finish
+// every task if no helper ever starts (no deadlock when the pool is busy). The price is that a column strip packs its
+// rows of A once per strip and a row strip its columns of B, so the grid is kept small (≈2 tasks per core) and shaped to
+// minimise that repacking; two tasks per core still balance well when another process steals time on one core.
+// Small products run on the calling thread: below ParallelThresholdFlops waking a helper costs more than it saves.
+public static unsafe partial class CpuMatMul
+{
+    /// <summary>Products with fewer flops (2·batch·m·n·k) than this run single-threaded (≈ 2·96³; measured on Zen 4).</summary>
+    private static long ParallelThresholdFlops => Tune.THR;
+
+    /// <summary>Tasks per worker thread wanted in the grid (load balance versus repacking).</summary>
+    private static int TasksPerWorker => Tune.TPW;
+
+    /// <summary>Matrix-vector tasks cover at least this many outputs.</summary>
+    private const int GemvMinOutputsPerTask = 256;
+
+    /// <summary>How one call is cut into tasks.</summary>
+    private readonly struct GemmPlan
+    {
+        public readonly GemmKernel Kernel;
+        public readonly bool Gemv;
+        public readonly int Gm, Gn, UnitM, UnitN, TaskCount, Workers;
+
+        public GemmPlan(GemmKernel kernel, bool gemv, int gm, int gn, int unitM, int unitN, int taskCount, int workers)
+        {
+            Kernel = kernel;
+            Gemv = gemv;
+            Gm = gm;
+            Gn = gn;
+            UnitM = unitM;
+            UnitN = unitN;
+            TaskCount = taskCount;
+            Workers = workers;
+        }
+    }
+
+    private static void Execute(in GemmArgs original, GemmKernel kernel)
+    {
+        // A skinny C (few columns, many rows) would waste most of each NR-wide micro-tile on zero padding; computing
+        // Cᵀ = op(B)ᵀ·op(A)ᵀ instead puts the short side on the MR rows (e.g. n = 3: 64/3 ≈ 21× → 6/3 = 2× padding).
+        GemmArgs g = PreferTransposedProblem(in original, kernel) ? original.Swapped() : original;
+        GemmPlan plan = MakePlan(in g, kernel);
+        if (plan.Workers <= 1)
+        {
+            for (int t = 0; t < plan.TaskCount; t++)
+            {
+                RunTask(in g, in plan, t);
+            }
+
+            return;
+        }
+
+        ParallelJob.Run(in g, in plan);
+    }
+
+    /// <summary>Whether padding to MR×NR tiles wastes clearly less work (by 1.25×, for the slower transposed write-back) on Cᵀ.</summary>
+    private static bool PreferTransposedProblem(in GemmArgs g, GemmKernel kernel)
+    {
+        if (g.M == 1 || g.N == 1)
+        {
+            return false;   // matrix-vector path, no padding
+        }
+
+        (int mr, int nr) = TileShape(kernel);
+        double padded = (double)RoundUp(g.M, mr) * RoundUp(g.N, nr);
+        double paddedSwapped = (double)RoundUp(g.N, mr) * RoundUp(g.M, nr);
+        return paddedSwapped * 1.25 < padded;
+    }
+
+    private static (int Mr, int Nr) TileShape(GemmKernel kernel) => kernel switch
+    {
+        GemmKernel.Vector512 => (Avx512Kernel6x64.MR, Avx512Kernel6x64.NR),
+        GemmKernel.Vector256 => (Avx2Kernel6x16.MR, Avx2Kernel6x16.NR),
+        _ => (ScalarKernel4x4.MR, ScalarKernel4x4.NR),
+    };
+
+    private static GemmPlan MakePlan(in GemmArgs g, GemmKernel kernel)
+    {
+        bool gemv = g.M == 1 || g.N == 1;
+        int unitM, unitN;
+        if (gemv)
+        {
+            unitM = g.M == 1 ? 1 : GemvMinOutputsPerTask;
+            unitN = g.M == 1 ? GemvMinOutputsPerTask : 1;
+        }
+        else
+        {
+            (unitM, unitN) = TileShape(kernel);
+        }
+
+        long flops = 2L * g.Batch * g.M * g.N * Math.Max(g.K, 1);
+        int workers = flops < ParallelThresholdFlops ? 1 : Math.Max(1, Environment.ProcessorCount);
+        int gm = 1, gn = 1;
+        if (workers > 1)
+        {
+            int wantedPerMatrix = (workers * TasksPerWorker + g.Batch - 1) / g.Batch;
+            ChooseGrid(g.M, g.N, unitM, unitN, wantedPerMatrix, out gm, out gn);
+        }
+
+        long tasks = (long)g.Batch * gm * gn;
+        int taskCount = (int)Math.Min(tasks, int.MaxValue);
+        workers = (int)Math.Min(workers, taskCount);
+        return new GemmPlan(kernel, gemv, gm, gn, unitM, unitN, taskCount, workers);
+    }
+
+    /// <summary>
+    /// Picks a gm×gn grid with at least <paramref name="wanted"/> cells (or as many as the units allow) that minimises the
+    /// repacking cost gn·m + gm·n (each column strip packs its A rows, each row strip its B columns).
+    /// </summary>
+    private static void ChooseGrid(int m, int n, int unitM, int unitN, int wanted, out int gm, out int gn)
+    {
+        int mUnits = (m + unitM - 1) / unitM;
+        int nUnits = (n + unitN - 1) / unitN;
+        gm = 1;
+        gn = 1;
+        if (wanted <= 1)
+        {
+            return;
+        }
+
+        long bestCount = 0, bestCost = long.MaxValue;
+        for (int tm = 1; tm <= Math.Min(wanted, mUnits); tm++)
+        {
+            int tn = Math.Min((wanted + tm - 1) / tm, nUnits);
+            long count = Math.Min((long)tm * tn, wanted);
+            long cost = (long)tn * m + (long)tm * n;
+            if (count > bestCount || (count == bestCount && cost < bestCost))
+            {
+                bestCount = count;
+                bestCost = cost;
+                gm = tm;
+                gn = tn;
+            }
+        }
+    }
+
+    /// <summary>Runs task <paramref name="t"/> of the plan: one rectangle of one C[b].</summary>
+    private static void RunTask(in GemmArgs g, in GemmPlan plan, int t)
+    {
+        int perMatrix = plan.Gm * plan.Gn;
+        int bi = t / perMatrix;
+        int cell = t - bi * perMatrix;
+        int ti = cell / plan.Gn;
+        int tj = cell - ti * plan.Gn;
+        Split(g.M, plan.UnitM, plan.Gm, ti, out int i0, out int i1);
+        Split(g.N, plan.UnitN, plan.Gn, tj, out int j0, out int j1);
+        if (i0 >= i1 || j0 >= j1)
+        {
+            return;
+        }
+
+        if (plan.Gemv)
+        {
+            RunGemv(in g, plan.Kernel, bi, i0, i1, j0, j1);
+            return;
+        }
+
+        switch (plan.Kernel)
+        {
+            case GemmKernel.Vector512:
+                RunBlocked<Avx512Kernel6x64>(in g, bi, i0, i1, j0, j1);
+                break;
+            case GemmKernel.Vector256:
+                RunBlocked<Avx2Kernel6x16>(in g, bi, i0, i1, j0, j1);
+                break;
+            default:
+                RunBlocked<ScalarKernel4x4>(in g, bi, i0, i1, j0, j1);
+                break;
+        }
+    }
+
+    /// <summary>Splits [0, size) into <paramref name="parts"/> ranges aligned to <paramref name="unit"/> and returns range <paramref name="index"/>.</summary>
+    private static void Split(int size, int unit, int parts, int index, out int start, out int end)
+    {
+        long units = (size + (long)unit - 1) / unit;
+        start = (int)Math.Min(size, unit * (units * index / parts));
+        end = (int)Math.Min(size, unit * (units * (index + 1) / parts));
+    }
+
+    /// <summary>
+    /// One parallel Sgemm call: a task counter claimed by the caller and the queued helpers. Pooled, so steady-state calls
+    /// allocate nothing; the last participant to leave returns it to the pool (a late helper may start after the caller
+    /// has returned, finds no task and leaves).
+    /// </summary>
+    private sealed class ParallelJob : IThreadPoolWorkItem
+    {
+        private static readonly ParallelJob?[] _pool = new ParallelJob?[16];
+
+        private readonly ManualResetEventSlim _done = new(false);
+        private GemmArgs _args;
+        private GemmPlan _plan;
+        private int _nextTask;
+        private int _remainingTasks;
+        private int _references;
+
+        public static void Run(in GemmArgs args, in GemmPlan plan)
+        {
+            ParallelJob job = Rent();
+            int helpers = plan.Workers - 1;
+            job._args = args;
+            job._plan = plan;
+            job._nextTask = 0;
+            job._remainingTasks = plan.TaskCount;
+            job._references = helpers + 1;
+            job._done.Reset();
+            for (int h = 0; h < helpers; h++)
+            {
+                ThreadPool.UnsafeQueueUserWorkItem(job, preferLocal: false);
+            }
+
+            job.RunTasks();
+            if (Volatile.Read(ref job._remainingTasks) != 0)
+            {
+                job._done.Wait();
+            }
+
+            job.Release();
+        }
+
+        void IThreadPoolWorkItem.Execute()
+        {
+            RunTasks();
+            Release();
+        }
+
+        private void RunTasks()
+        {
+            int count = _plan.TaskCount;
+            while (true)
+            {
+                int t = Interlocked.Increment(ref _nextTask) - 1;
+                if (t >= count)
+                {
+                    return;
+                }
+
+                RunTask(in _args, in _plan, t);
+                if (Interlocked.Decrement(ref _remainingTasks) == 0)
+                {
+                    _done.Set();
+                }
+            }
+        }
+
+        private void Release()
+        {
+            if (Interlocked.Decrement(ref _references) == 0)
+            {
+                Return(this);
+            }
+        }
+
+        private static ParallelJob Rent()
+        {
+            for (int i = 0; i < _pool.Length; i++)
+            {
+                ParallelJob? job = Interlocked.Exchange(ref _pool[i], null);
+                if (job != null)
+                {
+                    return job;
+                }
+            }
+
+            return new ParallelJob();
+        }
+
+        private static void Return(ParallelJob job)
+        {
+            for (int i = 0; i < _pool.Length; i++)
+            {
+                if (Interlocked.CompareExchange(ref _pool[i], job, null) == null)
+                {
+                    return;
+                }
+            }
+        }
+    }
+}
