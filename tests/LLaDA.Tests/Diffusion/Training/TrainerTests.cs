@@ -31,15 +31,17 @@ public sealed class TrainerTests : IDisposable
 
     private static MaskPredictorConfig Config(CharTokenizer tok, bool causal = false) => Presets.Tiny(tok.VocabSize, tok.Specials.Mask, tok.Specials.Eos) with { Causal = causal };
 
-    [Fact]
-    public void TinyModel_OverfitsFixedBatch_BelowStatedLoss()
+    [Theory]
+    [InlineData(1UL)]
+    [InlineData(2UL)]
+    public void TinyModel_OverfitsFixedBatch_BelowStatedLoss(ulong modelSeed)
     {
-        // Four poems, batch of all four, 600 steps: the masked-diffusion loss of a 2-layer d32 model falls from
+        // Four poems, batch of all four, 800 steps (measured: 0.43 for seed 1): the masked-diffusion loss of a 2-layer d32 model falls from
         // ≈ ln V ≈ 4 to below 1.0. (Its floor is not 0: a row whose every token is masked, probability 1/27 for
         // L = 26, can only be answered with the marginal over the four poems.)
         var (tok, data) = Data();
-        using var model = new MaskPredictor(Config(tok), seed: 1);
-        var cfg = new TrainConfig { Steps = 600, BatchSize = 4, Lr = 2e-2f, MinLr = 1e-3f, Warmup = 10, Seed = 7, WeightDecay = 0, Noise = new NoiseConfig { RandomLengthProb = 0 } };
+        using var model = new MaskPredictor(Config(tok), seed: modelSeed);
+        var cfg = new TrainConfig { Steps = 800, BatchSize = 4, Lr = 1e-2f, MinLr = 1e-3f, Warmup = 10, Seed = 7, WeightDecay = 0, Noise = new NoiseConfig { RandomLengthProb = 0 } };
         using var trainer = new Trainer(model, cfg, data, data);
         double first = trainer.Evaluate();
         for (int i = 0; i < cfg.Steps; i++) trainer.Step();
