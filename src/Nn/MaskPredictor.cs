@@ -8,7 +8,7 @@ namespace LLaDA.Nn;
 /// h = wte[ids]; N × [h += Attn(RmsNorm h); h += Mlp(RmsNorm h)]; logits = ff_out(ln_f h). No timestep input, no biases,
 /// untied head unless weight_tying. Parameter names are LLaDA's checkpoint names (SPEC §4.4).
 /// </remarks>
-public sealed class MaskPredictor : Module
+public sealed partial class MaskPredictor : Module
 {
     private readonly List<TransformerBlock> _blocks = new();
 

@@ -1,4 +1,3 @@
-using LLaDA.Autograd;
 using LLaDA.Nn;
 using LLaDA.Tensors;
 
@@ -14,12 +13,22 @@ public interface ILogitsModel
     Tensor Logits(Tensor ids, Tensor? keyPadding);
 }
 
-/// <summary>The mask predictor as an <see cref="ILogitsModel"/> (forward with no tape: nothing is recorded).</summary>
-public sealed class MaskPredictorLogits(MaskPredictor model) : ILogitsModel
+/// <summary>A model that can reuse keys and values across sampler steps (Fast-dLLM prefix and dual caches).</summary>
+public interface ICachedLogitsModel : ILogitsModel
 {
+    /// <summary>Logits (B, Lq, V) of a window starting at absolute position <paramref name="start"/> (see <see cref="MaskPredictor.InferLogits"/>).</summary>
+    Tensor Logits(Tensor ids, int start, KvCache? cache, CacheMode mode, Action<KvCache>? record, Tensor? keyPadding);
+}
+
+/// <summary>The mask predictor as a sampler model: the inference forward (no tape), with key/value caching.</summary>
+public sealed class MaskPredictorLogits(MaskPredictor model) : ICachedLogitsModel
+{
+    public MaskPredictor Model => model;
     public int VocabSize => model.Config.VocabSize;
     public IBackend Backend => model.Backend;
 
-    public Tensor Logits(Tensor ids, Tensor? keyPadding)
-        => Tape.NoGrad(() => model.Forward(ids, keyPadding)).Data;
+    public Tensor Logits(Tensor ids, Tensor? keyPadding) => model.InferLogits(ids, keyPadding: keyPadding);
+
+    public Tensor Logits(Tensor ids, int start, KvCache? cache, CacheMode mode, Action<KvCache>? record, Tensor? keyPadding)
+        => model.InferLogits(ids, start, cache, mode, record, keyPadding);
 }

@@ -1,21 +1,24 @@
 using LLaDA.Diffusion.Data;
+using LLaDA.Nn;
 using LLaDA.Tensors;
 using LLaDA.Tensors.Random;
 
 namespace LLaDA.Diffusion.Sampling;
 
 /// <summary>The state after one denoising step, for streaming and live views.</summary>
-public sealed record SamplerStep(int Step, int Block, int[][] Tokens, int[][] FixedAtStep, int PromptLength);
+public sealed record SamplerStep(int Step, int Block, int[][] Tokens, int[][] FixedAtStep, int PromptLength, int ForwardPasses);
 
-/// <summary>Generated sequences and how they were made.</summary>
+/// <summary>Generated sequences and how they were made: FixedAtStep[row][i] is the step at which answer token i was committed.</summary>
 public sealed record SampleResult(int[][] Generated, int[][] FixedAtStep, int ForwardPasses, int Steps);
 
-/// <summary>LLaDA's reverse process (generate.py, SPEC §6): start from an all-[MASK] answer and commit the quota of most confident predictions per step, block by block.</summary>
+/// <summary>LLaDA's reverse process (generate.py, SPEC §6) with Fast-dLLM's parallel decoding and key/value caches (SPEC §8).</summary>
 /// <remarks>
-/// Deliberate fixes of the reference's quirks (SPEC §6.5): Q1 — EOS/EoT confidence suppression applies to the clean
-/// logits after x0 is chosen, at every temperature; Q2 — CFG works with or without padding; Q3 — confidences are
-/// softmax probabilities in float64; Q4 — top-k ties break towards the lower position; Q6 — prompts of different
-/// lengths are left-padded with the pad id and masked out of attention; RoPE positions are not shifted.
+/// Loop of named steps: blocks → steps → predict (logits, CFG) → Gumbel-max x0 → confidence → select (quota, threshold or
+/// factor) → commit. Deliberate fixes of the reference's quirks (SPEC §6.5, §8.7): Q1 — EOS/EoT confidence suppression
+/// applies to the clean logits after x0 is chosen, at every temperature; Q2 — CFG works with or without padding and with
+/// caches; Q3 — confidences are softmax probabilities in float64; Q4 — ties break towards the lower position; Q6 — prompts
+/// of different lengths are left-padded with the pad id and masked out of attention (also with caches, which the
+/// reference ignores); dual cache works for batches &gt; 1 (NVlabs/Fast-dLLM issue #7).
 /// </remarks>
 public sealed class ReverseSampler(ILogitsModel model, SpecialTokens specials)
 {
@@ -23,114 +26,157 @@ public sealed class ReverseSampler(ILogitsModel model, SpecialTokens specials)
     public SampleResult Generate(IReadOnlyList<int[]> prompts, SamplerConfig cfg, Action<SamplerStep>? onStep = null)
     {
         cfg.Validate();
-        int b = prompts.Count;
-        if (b == 0) throw new ArgumentException("sampler: no prompts");
-        int mask = specials.Mask, pad = specials.PadId;
-        if (pad == mask) throw new ArgumentException("sampler: the pad id must differ from the mask id");
-        int p = prompts.Max(x => x.Length), g = cfg.GenLength, l = p + g, v = model.VocabSize;
-        var x = new int[b * l];
-        var keep = new int[b * l];
-        bool padded = false;
-        for (int i = 0; i < b; i++)
+        if (cfg.Cache != CacheMode.None && model is not ICachedLogitsModel)
+            throw new ArgumentException($"sampler: cache mode {cfg.Cache} needs a model that supports key/value caching");
+        var st = new State(prompts, cfg, specials, model.Backend);
+        try
         {
-            int off = p - prompts[i].Length;
-            padded |= off > 0;
-            for (int j = 0; j < l; j++)
+            int blocks = cfg.GenLength / cfg.BlockLength, perBlock = cfg.Dynamic ? 0 : cfg.Steps / blocks;
+            for (int blk = 0; blk < blocks; blk++)
             {
-                x[i * l + j] = j < off ? pad : j < p ? prompts[i][j - off] : mask;
-                keep[i * l + j] = j < off ? 0 : 1;
-                if (j >= off && j < p && prompts[i][j - off] == mask) throw new ArgumentException($"sampler: prompt {i} contains the mask id");
-            }
-        }
-        var isPrompt = new bool[b * l];
-        for (int k = 0; k < x.Length; k++) isPrompt[k] = x[k] != mask;
-        var fixedAt = new int[b][];
-        for (int i = 0; i < b; i++) fixedAt[i] = Enumerable.Repeat(-1, g).ToArray();
-
-        int blocks = g / cfg.BlockLength, perBlock = cfg.Steps / blocks, step = 0, passes = 0;
-        using var keyPad = padded ? Tensor.FromArray(keep, [b, l], model.Backend).Detach() : null;
-        using var keyPad2 = padded && cfg.CfgScale > 0 ? Tensor.FromArray([.. keep, .. keep], [2 * b, l], model.Backend).Detach() : null;
-        for (int blk = 0; blk < blocks; blk++)
-        {
-            int lo = p + blk * cfg.BlockLength, hi = lo + cfg.BlockLength, w = hi - lo;
-            var quota = new int[b][];
-            for (int i = 0; i < b; i++)
-            {
-                int m = 0;
-                for (int j = lo; j < hi; j++) m += x[i * l + j] == mask ? 1 : 0;
-                quota[i] = TransferSchedule.Quota(m, perBlock);
-            }
-            for (int s = 0; s < perBlock; s++, step++)
-            {
-                var logits = BlockLogits(x, isPrompt, b, l, lo, w, cfg, keyPad, keyPad2, ref passes); // (B, w, V) as double
-                for (int i = 0; i < b; i++)
+                int lo = st.P + blk * cfg.BlockLength, hi = lo + cfg.BlockLength;
+                var quota = new int[st.B][];
+                for (int i = 0; i < st.B; i++) quota[i] = cfg.Dynamic ? [] : TransferSchedule.Quota(st.MasksIn(i, lo, hi), perBlock);
+                KvCache? cache = null;
+                try
                 {
-                    var cand = new List<(double Conf, int Pos, int Token)>();
-                    for (int j = lo; j < hi; j++)
+                    for (int s = 0; cfg.Dynamic ? st.AnyMaskIn(lo, hi) : s < perBlock; s++)
                     {
-                        if (x[i * l + j] != mask) continue;
-                        var row = new Span<double>(logits, ((i * w) + (j - lo)) * v, v);
-                        var (token, conf) = Predict(row, cfg, step, i, j);
-                        cand.Add((conf, j, token));
-                    }
-                    // Commit the quota of highest confidences; ties go to the lower position (Q4).
-                    cand.Sort((a, c) => c.Conf != a.Conf ? c.Conf.CompareTo(a.Conf) : a.Pos.CompareTo(c.Pos));
-                    for (int k = 0; k < Math.Min(quota[i][s], cand.Count); k++)
-                    {
-                        x[i * l + cand[k].Pos] = cand[k].Token;
-                        fixedAt[i][cand[k].Pos - p] = step;
+                        // Predict: with a cache, the block's first step is a full pass that (re)builds it.
+                        double[] logits = cfg.Cache == CacheMode.None || s == 0
+                            ? Predict(st, lo, hi, ref cache, full: true)
+                            : Predict(st, lo, hi, ref cache, full: false);
+                        for (int i = 0; i < st.B; i++)
+                        {
+                            var cand = Candidates(st, logits, i, lo, hi, cfg);
+                            int take = Select(cand, cfg, cfg.Dynamic ? 0 : quota[i][s]);
+                            for (int k = 0; k < take; k++) st.Commit(i, cand[k].Pos, cand[k].Token);
+                        }
+                        onStep?.Invoke(new SamplerStep(st.Step, blk, st.Rows(), st.FixedCopy(), st.P, st.Passes));
+                        st.Step++;
                     }
                 }
-                onStep?.Invoke(new SamplerStep(step, blk, Rows(x, b, l, p, prompts), fixedAt.Select(r => (int[])r.Clone()).ToArray(), p));
+                finally
+                {
+                    cache?.Dispose();
+                }
+            }
+            return new SampleResult(st.Generated(), st.FixedAt, st.Passes, st.Step);
+        }
+        finally
+        {
+            st.Dispose();
+        }
+    }
+
+    /// <summary>Logits of block positions [lo, hi) for every row as double (B, w, V), with classifier-free guidance applied.</summary>
+    private double[] Predict(State st, int lo, int hi, ref KvCache? cache, bool full)
+    {
+        int w = hi - lo, v = model.VocabSize, rows = st.ModelRows, l = st.L;
+        using var scope = new TensorScope();
+        st.Passes++;
+        var ids = st.ModelInput();                                   // (rows, L): [x; x with the prompt masked] under CFG
+        Tensor block;
+        if (model is ICachedLogitsModel cm && st.Cfg.Cache != CacheMode.None)
+        {
+            if (full)
+            {
+                cache?.Dispose();
+                KvCache? built = null;
+                var all = cm.Logits(Tensor.FromArray(ids, [rows, l], model.Backend), 0, null, CacheMode.None, c => built = c, st.KeyPad);
+                cache = built;
+                block = all.Narrow(1, lo, w);
+            }
+            else if (st.Cfg.Cache == CacheMode.Prefix)
+            {
+                // Queries: the current block and every later position; keys: cached prefix + those.
+                var win = Window(ids, rows, l, lo, l - lo);
+                var logits = cm.Logits(Tensor.FromArray(win, [rows, l - lo], model.Backend), lo, cache, CacheMode.Prefix, null, st.KeyPad);
+                block = logits.Narrow(1, 0, w);
+            }
+            else
+            {
+                // Queries: the current block only; its keys are refreshed in the full-length cache.
+                var win = Window(ids, rows, l, lo, w);
+                block = cm.Logits(Tensor.FromArray(win, [rows, w], model.Backend), lo, cache, CacheMode.Dual, null, st.KeyPad);
             }
         }
-        var gen = new int[b][];
-        for (int i = 0; i < b; i++) gen[i] = x.AsSpan(i * l + p, g).ToArray();
-        return new SampleResult(gen, fixedAt, passes, step);
-    }
-
-    private static int[][] Rows(int[] x, int b, int l, int p, IReadOnlyList<int[]> prompts)
-    {
-        var r = new int[b][];
-        for (int i = 0; i < b; i++) r[i] = x.AsSpan(i * l + p - prompts[i].Length, prompts[i].Length + l - p).ToArray();
-        return r;
-    }
-
-    /// <summary>Logits of block positions [lo, lo + w) for every row, in double, with classifier-free guidance applied.</summary>
-    private double[] BlockLogits(int[] x, bool[] isPrompt, int b, int l, int lo, int w, SamplerConfig cfg, Tensor? keyPad, Tensor? keyPad2, ref int passes)
-    {
-        int v = model.VocabSize;
-        using var scope = new TensorScope();
-        passes++;
-        if (cfg.CfgScale <= 0)
+        else
         {
-            var ids = Tensor.FromArray(x, [b, l], model.Backend);
-            var full = model.Logits(ids, keyPad);                    // (B, L, V)
-            var f = full.Narrow(1, lo, w).ToArray();
-            return Array.ConvertAll(f, z => (double)z);
+            var all = model.Logits(Tensor.FromArray(ids, [rows, l], model.Backend), st.KeyPad); // (rows, L, V)
+            block = all.Narrow(1, lo, w);
         }
-        // Unconditional branch: every prompt position (padding included) replaced by the mask (SPEC §6.2).
-        var both = new int[2 * b * l];
-        x.CopyTo(both, 0);
-        for (int k = 0; k < b * l; k++) both[b * l + k] = isPrompt[k] ? specials.Mask : x[k];
-        var ids2 = Tensor.FromArray(both, [2 * b, l], model.Backend);
-        var all = model.Logits(ids2, keyPad2).Narrow(1, lo, w).ToArray(); // (2B, w, V)
+        var f = block.ToArray();
+        int b = st.B;
         var res = new double[b * w * v];
-        double s = cfg.CfgScale + 1;
-        for (int k = 0; k < res.Length; k++)
+        if (st.Cfg.CfgScale <= 0)
         {
-            double cond = all[k], uncond = all[b * w * v + k];
-            res[k] = uncond + s * (cond - uncond);
+            for (int k = 0; k < res.Length; k++) res[k] = f[k];
+            return res;
         }
+        // logits = uncond + (w + 1)(cond − uncond)   (SPEC §6.2)
+        double sc = st.Cfg.CfgScale + 1;
+        for (int k = 0; k < res.Length; k++) res[k] = f[b * w * v + k] + sc * (f[k] - f[b * w * v + k]);
         return res;
     }
 
+    private static int[] Window(int[] ids, int rows, int l, int start, int len)
+    {
+        var w = new int[rows * len];
+        for (int r = 0; r < rows; r++) Array.Copy(ids, r * l + start, w, r * len, len);
+        return w;
+    }
+
+    /// <summary>(confidence, position, x0) of every masked position of row i in [lo, hi), most confident first (ties: lower position).</summary>
+    private List<(double Conf, int Pos, int Token)> Candidates(State st, double[] logits, int i, int lo, int hi, SamplerConfig cfg)
+    {
+        int w = hi - lo, v = model.VocabSize;
+        var cand = new List<(double, int, int)>();
+        for (int j = lo; j < hi; j++)
+        {
+            if (!st.IsMasked(i, j)) continue;
+            var row = new Span<double>(logits, (i * w + (j - lo)) * v, v);
+            var (token, conf) = Confidence(row, cfg, st.Step, i, j);
+            cand.Add((conf, j, token));
+        }
+        cand.Sort((a, c) => c.Item1 != a.Item1 ? c.Item1.CompareTo(a.Item1) : a.Item2.CompareTo(c.Item2));
+        return cand;
+    }
+
+    /// <summary>How many of the sorted candidates to commit: the quota, or Fast-dLLM's threshold / factor rule.</summary>
+    internal static int Select(List<(double Conf, int Pos, int Token)> sorted, SamplerConfig cfg, int quota)
+    {
+        int m = sorted.Count;
+        if (m == 0) return 0;
+        if (cfg.Threshold is double thr)
+        {
+            // SPEC §8.2: the most confident always commits, the others iff conf ≥ threshold.
+            int n = 1;
+            while (n < m && sorted[n].Conf >= thr) n++;
+            return n;
+        }
+        if (cfg.Factor is double factor)
+        {
+            // SPEC §8.3: thr[i] = 1 − factor/(i + 2), thr[0] = −1; stop at the first c[i] < thr[i]; accept i*, or i* + 1
+            // when i* is 0 or the last index (the reference's quirk: a failure exactly at the last index accepts all).
+            int stop = m - 1;
+            for (int idx = 1; idx < m; idx++)
+                if (sorted[idx].Conf < 1 - factor / (idx + 2))
+                {
+                    stop = idx;
+                    break;
+                }
+            return stop == 0 || stop == m - 1 ? stop + 1 : stop;
+        }
+        return Math.Min(quota, m);
+    }
+
     /// <summary>x0 (argmax of the Gumbel-perturbed logits) and its confidence for one masked position.</summary>
-    private (int Token, double Confidence) Predict(Span<double> logits, SamplerConfig cfg, int step, int row, int pos)
+    private (int Token, double Confidence) Confidence(Span<double> logits, SamplerConfig cfg, int step, int row, int pos)
     {
         int v = logits.Length;
         if (cfg.LogitsEosInf) logits[specials.Eos] = double.NegativeInfinity;
-        int best = 0;
+        int best = -1;
         double bestScore = double.NegativeInfinity;
         ulong offset = ((ulong)step << 40) ^ ((ulong)row << 24);
         for (int t = 0; t < v; t++)
@@ -142,7 +188,7 @@ public sealed class ReverseSampler(ILogitsModel model, SpecialTokens specials)
                 double u = UniformOpen(cfg.Seed, offset, (long)pos * v + t);
                 score = score / cfg.Temperature - Math.Log(-Math.Log(u));
             }
-            if (score > bestScore || (best == 0 && t == 0))
+            if (best < 0 || score > bestScore)
             {
                 bestScore = score;
                 best = t;
@@ -170,5 +216,112 @@ public sealed class ReverseSampler(ILogitsModel model, SpecialTokens specials)
         uint a = Philox.Word(seed, offset, 2 * index), c = Philox.Word(seed, offset, 2 * index + 1);
         ulong bits = ((ulong)(a >> 5) << 26) | (c >> 6);
         return (bits + 0.5) / 9007199254740992.0;
+    }
+
+    /// <summary>The sequences being denoised: left-padded prompts followed by the answer region.</summary>
+    private sealed class State : IDisposable
+    {
+        private readonly int[] _x;
+        private readonly bool[] _isPrompt;
+        private readonly IReadOnlyList<int[]> _prompts;
+        private readonly SpecialTokens _sp;
+
+        public State(IReadOnlyList<int[]> prompts, SamplerConfig cfg, SpecialTokens sp, IBackend backend)
+        {
+            if (prompts.Count == 0) throw new ArgumentException("sampler: no prompts");
+            if (sp.PadId == sp.Mask) throw new ArgumentException("sampler: the pad id must differ from the mask id");
+            _prompts = prompts;
+            _sp = sp;
+            Cfg = cfg;
+            B = prompts.Count;
+            P = prompts.Max(p => p.Length);
+            L = P + cfg.GenLength;
+            _x = new int[B * L];
+            var keep = new int[B * L];
+            bool padded = false;
+            for (int i = 0; i < B; i++)
+            {
+                int off = P - prompts[i].Length;
+                padded |= off > 0;
+                for (int j = 0; j < L; j++)
+                {
+                    if (j >= off && j < P && prompts[i][j - off] == sp.Mask) throw new ArgumentException($"sampler: prompt {i} contains the mask id");
+                    _x[i * L + j] = j < off ? sp.PadId : j < P ? prompts[i][j - off] : sp.Mask;
+                    keep[i * L + j] = j < off ? 0 : 1;
+                }
+            }
+            _isPrompt = new bool[B * L];
+            for (int k = 0; k < _x.Length; k++) _isPrompt[k] = _x[k] != sp.Mask;
+            FixedAt = new int[B][];
+            for (int i = 0; i < B; i++) FixedAt[i] = Enumerable.Repeat(-1, cfg.GenLength).ToArray();
+            if (padded)
+            {
+                // Key padding for every model row (duplicated for the unconditional half under CFG).
+                var kp = cfg.CfgScale > 0 ? [.. keep, .. keep] : keep;
+                KeyPad = Tensor.FromArray(kp, [ModelRows, L], backend).Detach();
+            }
+        }
+
+        public SamplerConfig Cfg { get; }
+        public int B { get; }
+        public int P { get; }
+        public int L { get; }
+        public int Step { get; set; }
+        public int Passes { get; set; }
+        public int[][] FixedAt { get; }
+        public Tensor? KeyPad { get; }
+
+        /// <summary>Rows the model sees: B, or 2B with the unconditional copies under CFG.</summary>
+        public int ModelRows => Cfg.CfgScale > 0 ? 2 * B : B;
+
+        public bool IsMasked(int i, int j) => _x[i * L + j] == _sp.Mask;
+
+        public int MasksIn(int i, int lo, int hi)
+        {
+            int m = 0;
+            for (int j = lo; j < hi; j++) m += IsMasked(i, j) ? 1 : 0;
+            return m;
+        }
+
+        public bool AnyMaskIn(int lo, int hi)
+        {
+            for (int i = 0; i < B; i++)
+                if (MasksIn(i, lo, hi) > 0) return true;
+            return false;
+        }
+
+        public void Commit(int i, int pos, int token)
+        {
+            _x[i * L + pos] = token;
+            FixedAt[i][pos - P] = Step;
+        }
+
+        /// <summary>Model input ids (ModelRows, L); the unconditional rows have every prompt position (padding included) masked.</summary>
+        public int[] ModelInput()
+        {
+            if (Cfg.CfgScale <= 0) return (int[])_x.Clone();
+            var both = new int[2 * _x.Length];
+            _x.CopyTo(both, 0);
+            for (int k = 0; k < _x.Length; k++) both[_x.Length + k] = _isPrompt[k] ? _sp.Mask : _x[k];
+            return both;
+        }
+
+        public int[][] Rows()
+        {
+            var r = new int[B][];
+            for (int i = 0; i < B; i++) r[i] = _x.AsSpan(i * L + P - _prompts[i].Length, _prompts[i].Length + L - P).ToArray();
+            return r;
+        }
+
+        public int[][] FixedCopy() => FixedAt.Select(r => (int[])r.Clone()).ToArray();
+
+        public int[][] Generated()
+        {
+            var g = new int[B][];
+            for (int i = 0; i < B; i++) g[i] = _x.AsSpan(i * L + P, L - P).ToArray();
+            return g;
+        }
+
+        public void Dispose() => KeyPad?.Dispose();
     }
 }

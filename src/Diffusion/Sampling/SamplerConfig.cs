@@ -38,14 +38,29 @@ public sealed record SamplerConfig
     /// <summary>Seed of the Philox streams used for Gumbel noise and random remasking.</summary>
     public ulong Seed { get; init; }
 
+    /// <summary>Fast-dLLM confidence-threshold decoding: each step commits the most confident masked token and every other one with confidence ≥ Threshold; blocks run until no mask is left (Steps is then ignored).</summary>
+    public double? Threshold { get; init; }
+
+    /// <summary>Fast-dLLM factor decoding: accept the sorted confidences while c[i] ≥ 1 − Factor/(i + 2) (SPEC §8.3).</summary>
+    public double? Factor { get; init; }
+
+    /// <summary>Key/value caching across steps (Fast-dLLM prefix or dual cache); needs a model that supports it.</summary>
+    public LLaDA.Nn.CacheMode Cache { get; init; } = LLaDA.Nn.CacheMode.None;
+
+    /// <summary>True when the number of steps per block is decided by confidences rather than by <see cref="Steps"/>.</summary>
+    public bool Dynamic => Threshold is not null || Factor is not null;
+
     /// <summary>Throws when the lengths do not divide as the reference requires.</summary>
     public void Validate()
     {
         if (GenLength <= 0 || BlockLength <= 0 || Steps <= 0) throw new ArgumentException("sampler: steps, gen_length and block_length must be positive");
         if (GenLength % BlockLength != 0) throw new ArgumentException($"sampler: gen_length {GenLength} is not a multiple of block_length {BlockLength}");
         int blocks = GenLength / BlockLength;
-        if (Steps % blocks != 0) throw new ArgumentException($"sampler: steps {Steps} is not a multiple of the {blocks} blocks");
+        if (!Dynamic && Steps % blocks != 0) throw new ArgumentException($"sampler: steps {Steps} is not a multiple of the {blocks} blocks");
         if (Temperature < 0) throw new ArgumentException("sampler: temperature must be ≥ 0");
         if (CfgScale < 0) throw new ArgumentException("sampler: cfg_scale must be ≥ 0");
+        if (Threshold is not null && Factor is not null) throw new ArgumentException("sampler: choose either a threshold or a factor, not both");
+        if (Threshold is double t && !(t > 0 && t <= 1)) throw new ArgumentException($"sampler: threshold {t} must be in (0, 1]");
+        if (Factor is double f && !(f > 0)) throw new ArgumentException($"sampler: factor {f} must be positive");
     }
 }
