@@ -21,6 +21,16 @@ public static class Cli
                  pre-train a mask predictor on the bundled Tang poems (--ar: the autoregressive baseline)
           sft    same options, plus --init DIR: fine-tune on poem QA pairs (prompt never masked)
           info   --checkpoint DIR: validate a checkpoint and print its config, parameters and dtypes
+          generate --checkpoint DIR --prompt TEXT [sampler options] [--chat-template] [--live]
+                 [--trace-out FILE.html|FILE.png] [--keep-eos]
+                 sampler options: --steps N --gen-length N --block-length N --temperature X --cfg X
+                 --remasking low_confidence|random --threshold X --factor X --cache none|prefix|dual
+                 --eos-inf --eot-inf --seed N
+          chat   --checkpoint DIR [sampler options]: multi-turn chat with the chat template
+          eval likelihood --checkpoint DIR --prompt TEXT (--answer TEXT | --options "A|B|C")
+                 [--mc-num N] [--batch N] [--cfg X] [--seed N] [--json]
+          eval reversal [--data FILE] [--poems N] [--steps N] [--batch N] [--lr X] [--seed N]
+                 [--max-queries N] [--json]: LLaDA-mini vs AR-mini, forward vs reversed couplets
           help   this text
         """;
 
@@ -42,6 +52,9 @@ public static class Cli
                 "train" => Commands.TrainCommand.Run(opts, LLaDA.Diffusion.Training.Objective.Pretrain),
                 "sft" => Commands.TrainCommand.Run(opts, LLaDA.Diffusion.Training.Objective.Sft),
                 "info" => Commands.InfoCommand.Run(opts),
+                "generate" => Commands.GenerateCommand.Run(opts),
+                "chat" => Commands.ChatCommand.Run(opts),
+                "eval" => Commands.EvalCommand.Run(opts),
                 _ => Fail($"unknown command '{args[0]}'"),
             };
         }

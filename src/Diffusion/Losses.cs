@@ -19,8 +19,8 @@ public static class Losses
         return F.Sum(F.CrossEntropy(logits, batch.Targets, batch.Weights));
     }
 
-    /// <summary>Next-token loss of a causal model: mean over positions j &lt; validLength[i] − 1 of CE(logits[i, j], ids[i, j+1]).</summary>
-    public static Variable NextToken(MaskPredictor model, ReadOnlySpan<int> ids, int batch, int length, ReadOnlySpan<int> validLengths)
+    /// <summary>Next-token loss of a causal model: mean over positions j &lt; validLength[i] − 1 of CE(logits[i, j], ids[i, j+1]); with prompt lengths (SFT) only answer tokens j + 1 ≥ prompt[i] are predicted.</summary>
+    public static Variable NextToken(MaskPredictor model, ReadOnlySpan<int> ids, int batch, int length, ReadOnlySpan<int> validLengths, ReadOnlySpan<int> promptLengths = default)
     {
         if (!model.Config.Causal) throw new InvalidOperationException("NextToken: the model is not causal (config.causal = false)");
         int n = batch * (length - 1);
@@ -30,7 +30,7 @@ public static class Losses
         for (int i = 0; i < batch; i++)
             for (int j = 0; j < length - 1; j++)
             {
-                bool valid = j + 1 < validLengths[i];
+                bool valid = j + 1 < validLengths[i] && (promptLengths.IsEmpty || j + 1 >= promptLengths[i]);
                 targets[i * (length - 1) + j] = valid ? ids[i * length + j + 1] : -1;
                 if (valid) count++;
             }

@@ -104,7 +104,7 @@ public sealed class Trainer : IDisposable
             case Objective.Autoregressive:
             {
                 var valid = ValidLengths(ids, b, l, cfg.EosTokenId);
-                return (Losses.NextToken(Model, ids, b, l, valid), b * l, 0);
+                return (Losses.NextToken(Model, ids, b, l, valid, prompts), b * l, 0);
             }
             case Objective.Sft:
             {
@@ -151,7 +151,7 @@ public sealed class Trainer : IDisposable
             int b = loader.Batch, l = loader.Length;
             Variable? loss;
             if (Config.Objective == Objective.Autoregressive)
-                loss = Losses.NextToken(Model, ids, b, l, ValidLengths(ids, b, l, Model.Config.EosTokenId));
+                loss = Losses.NextToken(Model, ids, b, l, ValidLengths(ids, b, l, Model.Config.EosTokenId), prompts);
             else
             {
                 // No random cut during evaluation: every batch is scored at full length.

@@ -1,0 +1,47 @@
+using LLaDA.Diffusion.Data;
+using LLaDA.Diffusion.Sampling;
+using LLaDA.Tensors.Cpu;
+
+namespace LLaDA.Cli.Commands;
+
+/// <summary>`llada chat`: multi-turn conversation with the chat template (LLaDA chat.py semantics, SPEC §3).</summary>
+/// <remarks>Turn n &gt; 1: prompt = previous full output with every EOS removed, then the new turn's templated ids minus their BOS.</remarks>
+public static class ChatCommand
+{
+    public static int Run(Options o)
+    {
+        string dir = o.String("checkpoint") ?? "runs/sft";
+        var backend = Devices.Get(o.String("device"));
+        CpuParallel.Threads = o.Int("threads", Environment.ProcessorCount);
+        var cfg = SamplerOptions.Parse(o, new SamplerConfig { GenLength = 32, BlockLength = 32, Steps = 32 });
+        o.RejectUnknown();
+        var (model, tok, resolved) = ModelLoader.Load(dir, backend);
+        using var _ = model;
+        var sp = ModelLoader.Specials(tok, model.Config);
+        var sampler = new ReverseSampler(new MaskPredictorLogits(model), sp);
+        Console.Error.WriteLine($"chatting with {resolved} (empty line or Ctrl-D ends){(ChatTemplate.Supported(tok) ? "" : " — this tokenizer has no chat headers: plain prompts")}");
+        var history = new List<int>();
+        while (true)
+        {
+            Console.Write("> ");
+            string? line = Console.ReadLine();
+            if (string.IsNullOrWhiteSpace(line)) break;
+            var turn = ChatTemplate.Encode(tok, [("user", line)]);
+            int[] prompt;
+            if (history.Count == 0) prompt = turn;
+            else
+            {
+                int skip = sp.Bos is int b && turn.Length > 0 && turn[0] == b ? 1 : 0;
+                prompt = [.. history.Where(t => t != sp.Eos), .. turn.Skip(skip)];
+            }
+            var r = sampler.Generate([prompt], cfg);
+            var gen = r.Generated[0];
+            int end = Array.IndexOf(gen, sp.Eos);
+            int eot = sp.EndOfTurn is int e ? Array.IndexOf(gen, e) : -1;
+            int stop = new[] { end, eot }.Where(x => x >= 0).DefaultIfEmpty(gen.Length).Min();
+            Console.WriteLine(tok.Decode(gen[..stop], skipSpecial: true));
+            history = [.. prompt, .. gen];
+        }
+        return 0;
+    }
+}

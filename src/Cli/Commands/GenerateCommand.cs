@@ -1,0 +1,87 @@
+using System.Diagnostics;
+using LLaDA.Diffusion.Data;
+using LLaDA.Diffusion.Sampling;
+using LLaDA.Tensors.Cpu;
+using Spectre.Console;
+
+namespace LLaDA.Cli.Commands;
+
+/// <summary>`llada generate`: sample a continuation of a prompt with the reverse process, optionally live and traced.</summary>
+public static class GenerateCommand
+{
+    public static int Run(Options o)
+    {
+        string dir = o.String("checkpoint") ?? "runs/llada";
+        string prompt = o.String("prompt") ?? throw new OptionException("generate needs --prompt TEXT");
+        bool template = o.Flag("chat-template");
+        bool live = o.Flag("live");
+        string? traceOut = o.String("trace-out");
+        bool keepEos = o.Flag("keep-eos");
+        var backend = Devices.Get(o.String("device"));
+        CpuParallel.Threads = o.Int("threads", Environment.ProcessorCount);
+        var cfg = SamplerOptions.Parse(o, new SamplerConfig { GenLength = 64, BlockLength = 64, Steps = 64 });
+        o.RejectUnknown();
+
+        var (model, tok, resolved) = ModelLoader.Load(dir, backend);
+        using var _ = model;
+        var sp = ModelLoader.Specials(tok, model.Config);
+        int[] ids = template ? ChatTemplate.Encode(tok, [("user", prompt)]) : [.. (sp.Bos is int b ? new[] { b } : []), .. tok.Encode(prompt)];
+        var sampler = new ReverseSampler(new MaskPredictorLogits(model), sp);
+        var steps = new List<SamplerStep>();
+        var sw = Stopwatch.StartNew();
+        SampleResult result;
+        if (live && !Console.IsOutputRedirected)
+        {
+            result = null!;
+            AnsiConsole.Live(new Markup("")).Start(ctx =>
+            {
+                result = sampler.Generate([ids], cfg, s =>
+                {
+                    steps.Add(s);
+                    ctx.UpdateTarget(new Markup(LiveMarkup(tok, s, Math.Max(1, cfg.Dynamic ? cfg.GenLength : cfg.Steps))));
+                    ctx.Refresh();
+                });
+            });
+        }
+        else result = sampler.Generate([ids], cfg, traceOut is null ? null : steps.Add);
+        double secs = sw.Elapsed.TotalSeconds;
+        var gen = result.Generated[0];
+        int end = keepEos ? -1 : Array.IndexOf(gen, sp.Eos);
+        string text = tok.Decode(end >= 0 ? gen[..end] : gen, skipSpecial: !keepEos);
+        Console.WriteLine(prompt + text);
+        Console.Error.WriteLine($"[{resolved}] {gen.Length} tokens, {result.Steps} steps, {result.ForwardPasses} forward passes ({(double)result.ForwardPasses / gen.Length:F3} per token), {secs:F2} s, {gen.Length / Math.Max(secs, 1e-9):F1} tokens/s");
+        if (traceOut is not null)
+        {
+            TraceWriter.Write(traceOut, tok, steps, result);
+            Console.Error.WriteLine($"trace written to {traceOut}");
+        }
+        return 0;
+    }
+
+    /// <summary>The current text: prompt in bold, masked positions as ▢, committed tokens coloured by when they were fixed.</summary>
+    internal static string LiveMarkup(ITokenizer tok, SamplerStep s, int totalSteps)
+    {
+        var toks = s.Tokens[0];
+        int promptLen = toks.Length - s.FixedAtStep[0].Length;
+        var sb = new System.Text.StringBuilder($"[grey]step {s.Step + 1}, {s.ForwardPasses} passes[/]\n");
+        for (int i = 0; i < toks.Length; i++)
+        {
+            if (i < promptLen)
+            {
+                sb.Append("[bold]").Append(Markup.Escape(tok.Decode([toks[i]], skipSpecial: true))).Append("[/]");
+                continue;
+            }
+            int f = s.FixedAtStep[0][i - promptLen];
+            if (f < 0)
+            {
+                sb.Append("[grey]▢[/]");
+                continue;
+            }
+            double u = Math.Clamp((double)f / Math.Max(1, totalSteps - 1), 0, 1);
+            int r = (int)(255 * u), bl = (int)(255 * (1 - u));
+            string style = f == s.Step ? $"bold underline rgb({r},80,{bl})" : $"rgb({r},80,{bl})";
+            sb.Append('[').Append(style).Append(']').Append(Markup.Escape(tok.Decode([toks[i]]))).Append("[/]");
+        }
+        return sb.ToString();
+    }
+}

@@ -1,0 +1,81 @@
+using LLaDA.Diffusion.Data;
+using LLaDA.Diffusion.Sampling;
+using LLaDA.Diffusion.Training;
+using LLaDA.Nn;
+using LLaDA.Nn.Serialization;
+using LLaDA.Tensors;
+
+namespace LLaDA.Cli.Commands;
+
+/// <summary>Loads a model and its tokenizer from a checkpoint directory (a training root resolves to its latest checkpoint).</summary>
+public static class ModelLoader
+{
+    public static (MaskPredictor Model, ITokenizer Tokenizer, string Dir) Load(string dir, IBackend backend)
+    {
+        string resolved = dir;
+        if (!File.Exists(Path.Combine(dir, Checkpoint.ConfigFile)))
+        {
+            // A run directory (runs/llada) or its checkpoints folder: take the newest checkpoint.
+            var root = Directory.Exists(Path.Combine(dir, "checkpoints")) ? Path.Combine(dir, "checkpoints") : dir;
+            resolved = TrainingCheckpoint.Latest(root) ?? throw new OptionException($"{dir}: no config.json and no checkpoints/latest");
+        }
+        var model = Checkpoint.LoadModel(resolved, backend);
+        var tok = TokenizerFiles.Load(resolved);
+        if (tok.VocabSize > model.Config.Rows)
+            throw new OptionException($"{resolved}: tokenizer has {tok.VocabSize} tokens but the model only {model.Config.Rows} rows");
+        return (model, tok, resolved);
+    }
+
+    /// <summary>Special ids for sampling: the tokenizer's, with the model config's mask id when the tokenizer has none.</summary>
+    public static SpecialTokens Specials(ITokenizer tok, MaskPredictorConfig c) => tok.Specials with { Mask = c.MaskTokenId };
+}
+
+/// <summary>Sampler options shared by generate, chat and eval.</summary>
+public static class SamplerOptions
+{
+    public const string Usage = "[--steps N] [--gen-length N] [--block-length N] [--temperature X] [--cfg X] [--remasking low_confidence|random] [--threshold X] [--factor X] [--cache none|prefix|dual] [--eos-inf] [--eot-inf] [--seed N]";
+
+    public static SamplerConfig Parse(Options o, SamplerConfig defaults)
+    {
+        int gen = o.Int("gen-length", defaults.GenLength);
+        var remasking = (o.String("remasking") ?? "low_confidence") switch
+        {
+            "low_confidence" => Remasking.LowConfidence,
+            "random" => Remasking.Random,
+            var r => throw new OptionException($"--remasking '{r}' (low_confidence, random)"),
+        };
+        var cache = (o.String("cache") ?? "none") switch
+        {
+            "none" => CacheMode.None,
+            "prefix" => CacheMode.Prefix,
+            "dual" => CacheMode.Dual,
+            var c => throw new OptionException($"--cache '{c}' (none, prefix, dual)"),
+        };
+        double? threshold = o.String("threshold") is string t ? o.Double("threshold", 0) : null;
+        double? factor = o.String("factor") is string f ? o.Double("factor", 0) : null;
+        var cfg = defaults with
+        {
+            GenLength = gen,
+            Steps = o.Int("steps", Math.Min(defaults.Steps, gen)),
+            BlockLength = o.Int("block-length", Math.Min(defaults.BlockLength, gen)),
+            Temperature = o.Double("temperature", defaults.Temperature),
+            CfgScale = o.Double("cfg", defaults.CfgScale),
+            Remasking = remasking,
+            Threshold = threshold,
+            Factor = factor,
+            Cache = cache,
+            LogitsEosInf = o.Flag("eos-inf") || defaults.LogitsEosInf,
+            ConfidenceEosEotInf = o.Flag("eot-inf") || defaults.ConfidenceEosEotInf,
+            Seed = (ulong)o.Int("seed", (int)defaults.Seed),
+        };
+        try
+        {
+            cfg.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw new OptionException(e.Message);
+        }
+        return cfg;
+    }
+}

@@ -1,0 +1,49 @@
+namespace LLaDA.Diffusion.Data;
+
+/// <summary>Finds the tokenizer that belongs to a checkpoint directory: ours (tokenizer.char.json) or a Hugging Face tokenizer.json (+ tokenizer_config.json).</summary>
+public static class TokenizerFiles
+{
+    public const string CharFile = "tokenizer.char.json";
+    public const string HfFile = "tokenizer.json";
+    public const string HfConfigFile = "tokenizer_config.json";
+
+    public static ITokenizer Load(string dir)
+    {
+        string ch = Path.Combine(dir, CharFile);
+        if (File.Exists(ch)) return CharTokenizer.FromJson(File.ReadAllText(ch));
+        string hf = Path.Combine(dir, HfFile);
+        if (File.Exists(hf))
+        {
+            string cfg = Path.Combine(dir, HfConfigFile);
+            return BpeTokenizer.Load(hf, File.Exists(cfg) ? cfg : null);
+        }
+        throw new FileNotFoundException($"{dir}: no tokenizer ({CharFile} or {HfFile})");
+    }
+}
+
+/// <summary>LLaDA's chat template (SPEC §3): per message &lt;|start_header_id|&gt;role&lt;|end_header_id|&gt;\n\ncontent&lt;|eot_id|&gt;, BOS first; tokenizers without header tokens get BOS + the plain text.</summary>
+public static class ChatTemplate
+{
+    public const string StartHeader = "<|start_header_id|>", EndHeader = "<|end_header_id|>", EndOfTurn = "<|eot_id|>";
+
+    /// <summary>True when the tokenizer knows LLaDA's header tokens.</summary>
+    public static bool Supported(ITokenizer tok) => tok is BpeTokenizer b && b.TokenToId(StartHeader) is not null && b.TokenToId(EndHeader) is not null;
+
+    /// <summary>Templated ids of a conversation; with <paramref name="addGenerationPrompt"/> it ends with the assistant header.</summary>
+    public static int[] Encode(ITokenizer tok, IReadOnlyList<(string Role, string Content)> messages, bool addGenerationPrompt = true)
+    {
+        var ids = new List<int>();
+        if (tok.Specials.Bos is int bos) ids.Add(bos);
+        if (!Supported(tok))
+        {
+            foreach (var (_, content) in messages) ids.AddRange(tok.Encode(content.Trim()));
+            return ids.ToArray();
+        }
+        var sb = new System.Text.StringBuilder();
+        foreach (var (role, content) in messages)
+            sb.Append(StartHeader).Append(role).Append(EndHeader).Append("\n\n").Append(content.Trim()).Append(EndOfTurn);
+        if (addGenerationPrompt) sb.Append(StartHeader).Append("assistant").Append(EndHeader).Append("\n\n");
+        ids.AddRange(tok.Encode(sb.ToString()));
+        return ids.ToArray();
+    }
+}
