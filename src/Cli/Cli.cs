@@ -43,6 +43,7 @@ public static class Cli
             Console.WriteLine(Usage);
             return args.Length == 0 ? 1 : 0;
         }
+        int threads = LLaDA.Tensors.Cpu.CpuParallel.Threads;
         try
         {
             var opts = Options.Parse(args[1..]);
@@ -65,6 +66,11 @@ public static class Cli
         catch (Exception e) when (e is LLaDA.Nn.Serialization.CheckpointException or LLaDA.Nn.ConfigException or FileNotFoundException or InvalidDataException)
         {
             return Fail(e.Message);
+        }
+        finally
+        {
+            // Commands set the worker count from --threads; an embedding host gets its own setting back.
+            LLaDA.Tensors.Cpu.CpuParallel.Threads = threads;
         }
     }
 

@@ -30,7 +30,7 @@ public static class TrainCommand
         string preset = o.String("preset") ?? "poems";
         string? configPath = o.String("config");
         string data = o.String("data") ?? DataPaths.DefaultPoems();
-        int poems = o.Int("poems", 1000);
+        int poems = o.Int("poems", 2000);
         string outDir = o.String("out") ?? Path.Combine("runs", objective == Objective.Autoregressive ? "ar" : objective == Objective.Sft ? "sft" : "llada");
         var backend = Devices.Get(o.String("device"));
         int threads = o.Int("threads", Environment.ProcessorCount);
@@ -228,9 +228,11 @@ public static class Samples
             {
                 head = poem[..(poem.IndexOf('，') + 1)];
                 prompt = [tok.Specials.Bos!.Value, .. tok.Encode(head)];
-                gen = poem.Length - head.Length + 1;
+                gen = poem.Length - head.Length;
             }
-            var result = sampler.Generate([prompt], new SamplerConfig { GenLength = gen, BlockLength = gen, Steps = gen });
+            // The poem's true remaining length with EOS suppressed (eval_reverse.py's --eos_inf): a base model otherwise
+            // tends to commit its confident EOS padding first.
+            var result = sampler.Generate([prompt], new SamplerConfig { GenLength = gen, BlockLength = gen, Steps = gen, LogitsEosInf = !sft });
             var ids = result.Generated[0];
             int end = Array.IndexOf(ids, tok.Specials.Eos);
             string text = tok.Decode(end >= 0 ? ids[..end] : ids, skipSpecial: true);

@@ -47,3 +47,32 @@ public static class ChatTemplate
         return ids.ToArray();
     }
 }
+
+/// <summary>SFT data from conversations (LLaDA paper App. B.1): a dialogue of n assistant turns becomes n single-turn pairs, each prompt holding the whole history up to that turn.</summary>
+public static class Dialogues
+{
+    public static List<(IReadOnlyList<(string Role, string Content)> Prompt, string Answer)> SplitIntoPairs(IReadOnlyList<(string Role, string Content)> dialogue)
+    {
+        var pairs = new List<(IReadOnlyList<(string, string)>, string)>();
+        for (int i = 0; i < dialogue.Count; i++)
+            if (dialogue[i].Role == "assistant" && i > 0)
+                pairs.Add((dialogue.Take(i).ToList(), dialogue[i].Content));
+        return pairs;
+    }
+
+    /// <summary>(prompt ids, answer ids) of each pair: templated history with the generation prompt, then the answer followed by EoT when the tokenizer has one.</summary>
+    public static List<(int[] Prompt, int[] Answer)> Encode(ITokenizer tok, IReadOnlyList<(string Role, string Content)> dialogue)
+    {
+        var res = new List<(int[], int[])>();
+        foreach (var (prompt, answer) in SplitIntoPairs(dialogue))
+        {
+            var p = ChatTemplate.Encode(tok, prompt, addGenerationPrompt: true);
+            var a = tok.Encode(answer.Trim());
+            if (ChatTemplate.Supported(tok) && tok.Specials.EndOfTurn is int eot) a = [.. a, eot];
+            // BOS is added again by PromptAnswer; drop the template's own.
+            if (tok.Specials.Bos is int bos && p.Length > 0 && p[0] == bos) p = p[1..];
+            res.Add((p, a));
+        }
+        return res;
+    }
+}

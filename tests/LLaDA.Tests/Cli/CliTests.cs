@@ -1,0 +1,80 @@
+using LLaDA.Nn;
+using LLaDA.Nn.Serialization;
+using Xunit;
+
+namespace LLaDA.Tests.Cli;
+
+[Collection("Console")]
+public sealed class CliTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "llada-cli-" + Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_dir)) Directory.Delete(_dir, true);
+    }
+
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var o = new StringWriter();
+        var e = new StringWriter();
+        var (so, se) = (Console.Out, Console.Error);
+        Console.SetOut(o);
+        Console.SetError(e);
+        try
+        {
+            return (LLaDA.Cli.Cli.Run(args), o.ToString(), e.ToString());
+        }
+        finally
+        {
+            Console.SetOut(so);
+            Console.SetError(se);
+        }
+    }
+
+    [Fact]
+    public void Info_ValidCheckpoint_PrintsConfigAndCount()
+    {
+        using var m = new MaskPredictor(Presets.Tiny(30, 2, 0), seed: 1);
+        Checkpoint.SaveModel(_dir, m);
+        var (code, stdout, _) = Run("info", "--checkpoint", _dir);
+        Assert.Equal(0, code);
+        Assert.Contains($"parameters: {m.ParameterCount():N0}", stdout);
+        Assert.Contains("status:     valid", stdout);
+    }
+
+    [Fact]
+    public void Info_TruncatedCheckpoint_ClearErrorAndExitCode2()
+    {
+        using var m = new MaskPredictor(Presets.Tiny(30, 2, 0), seed: 1);
+        Checkpoint.SaveModel(_dir, m);
+        string f = Path.Combine(_dir, Checkpoint.ModelFile);
+        var bytes = File.ReadAllBytes(f);
+        File.WriteAllBytes(f, bytes[..(bytes.Length / 2)]);
+        var (code, _, err) = Run("info", "--checkpoint", _dir);
+        Assert.Equal(2, code);
+        Assert.Contains("truncated", err);
+    }
+
+    [Fact]
+    public void UnknownCommandAndOption_ExitCode2()
+    {
+        Assert.Equal(2, Run("frobnicate").Code);
+        var (code, _, err) = Run("bench", "matmul", "--frob");
+        Assert.Equal(2, code);
+        Assert.Contains("unknown option --frob", err);
+    }
+
+    [Fact]
+    public void BenchJson_PrintsArrayWithOpShapeGflops()
+    {
+        var (code, stdout, _) = Run("bench", "matmul", "--json", "--quick", "--threads", "1");
+        Assert.Equal(0, code);
+        using var doc = System.Text.Json.JsonDocument.Parse(stdout);
+        Assert.Equal(System.Text.Json.JsonValueKind.Array, doc.RootElement.ValueKind);
+        var first = doc.RootElement[0];
+        Assert.Equal("matmul", first.GetProperty("op").GetString());
+        Assert.True(first.GetProperty("gflops").GetDouble() > 0);
+        Assert.False(string.IsNullOrEmpty(first.GetProperty("shape").GetString()));
+    }
+}
