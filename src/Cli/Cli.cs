@@ -13,7 +13,8 @@ public static class Cli
         commands:
           bench [op] [--json] [--threads N] [--quick] [--profile]
                  time the CPU primitives; op ∈ {all, matmul, attention, elementwise, reduce,
-                 softmax, rmsnorm, rope, crossentropy, embedding, adamw, train}
+                 softmax, rmsnorm, rope, crossentropy, embedding, adamw, train, sample}
+                 (sample: decoding modes at gen length 256; --checkpoint DIR uses a trained model)
           train  [--preset poems|tiny|bench] [--config FILE] [--data FILE] [--poems N] [--steps N]
                  [--batch N] [--grad-accum N] [--lr X] [--schedule wsd|cosine|constant] [--seed N]
                  [--device cpu] [--threads N] [--out DIR] [--resume | --resume-from DIR] [--ar]
@@ -30,7 +31,8 @@ public static class Cli
           eval likelihood --checkpoint DIR --prompt TEXT (--answer TEXT | --options "A|B|C")
                  [--mc-num N] [--batch N] [--cfg X] [--seed N] [--json]
           eval reversal [--data FILE] [--poems N] [--steps N] [--batch N] [--lr X] [--seed N]
-                 [--max-queries N] [--json]: LLaDA-mini vs AR-mini, forward vs reversed couplets
+                 [--max-queries N] [--threshold X] [--cache none|prefix|dual] [--json]:
+                 LLaDA-mini vs AR-mini, forward vs reversed couplets (optionally also fast decoding)
           help   this text
         """;
 

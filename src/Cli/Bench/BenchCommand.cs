@@ -12,7 +12,7 @@ public static class BenchCommand
     /// <summary>Memory bandwidth of our 2-core machines, both cores (GB/s), the yardstick for bandwidth-bound ops.</summary>
     public const double ReferenceBandwidth = 55.0;
 
-    private static readonly string[] Families = ["matmul", "attention", "elementwise", "reduce", "softmax", "rmsnorm", "rope", "crossentropy", "embedding", "adamw", "train"];
+    private static readonly string[] Families = ["matmul", "attention", "elementwise", "reduce", "softmax", "rmsnorm", "rope", "crossentropy", "embedding", "adamw", "train", "sample"];
 
     public static int Run(Options o)
     {
@@ -20,6 +20,7 @@ public static class BenchCommand
         bool quick = o.Flag("quick");
         LLaDA.Autograd.OpProfiler.Enabled = o.Flag("profile");
         int threads = o.Int("threads", Environment.ProcessorCount);
+        CpuBenchCases.SampleCheckpoint = o.String("checkpoint");
         o.RejectUnknown();
         string op = o.Positional.Count > 0 ? o.Positional[0] : "all";
         if (op != "all" && !Families.Contains(op))

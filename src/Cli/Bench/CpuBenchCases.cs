@@ -22,6 +22,7 @@ internal static class CpuBenchCases
         "embedding" => Embedding(budget),
         "adamw" => AdamW(budget),
         "train" => Train(budget, quick),
+        "sample" => Sample(quick),
         _ => [],
     };
 
@@ -227,6 +228,54 @@ internal static class CpuBenchCases
             yield return new BenchResult("train_step", $"{name}: {mc.NLayers}L d{mc.DModel} H{mc.NHeads} T{t} B{b} V{mc.VocabSize}", med, best, 0, 0, it,
                 $"{tokPerS:F0} tok/s; fresh pool bytes/step {freshPerStep}; managed bytes/step {managedPerStep}")
             { TokensPerSecond = tokPerS, FreshBytesPerStep = freshPerStep, ManagedBytesPerStep = managedPerStep };
+        }
+    }
+
+    /// <summary>Checkpoint used by the "sample" family (null: a randomly initialised bench-preset model).</summary>
+    public static string? SampleCheckpoint { get; set; }
+
+    /// <summary>Reverse-process decoding modes at gen length 256, block 32 (Fast-dLLM's settings): tokens/s and forward passes per token.</summary>
+    private static IEnumerable<BenchResult> Sample(bool quick)
+    {
+        MaskPredictor model;
+        LLaDA.Diffusion.Data.SpecialTokens sp;
+        int[] prompt;
+        if (SampleCheckpoint is not null)
+        {
+            var (m, tok, _) = LLaDA.Cli.Commands.ModelLoader.Load(SampleCheckpoint, CpuBackend.Default);
+            model = m;
+            sp = LLaDA.Cli.Commands.ModelLoader.Specials(tok, m.Config);
+            prompt = [.. (sp.Bos is int b ? new[] { b } : []), .. tok.Encode("床前明月光，")];
+        }
+        else
+        {
+            var mc = Presets.Bench(4096);
+            model = new MaskPredictor(mc, 1, CpuBackend.Default);
+            sp = new LLaDA.Diffusion.Data.SpecialTokens(Eos: mc.EosTokenId, Mask: mc.MaskTokenId, Bos: mc.BosTokenId);
+            prompt = [mc.BosTokenId!.Value, 5, 6, 7, 8, 9, 10];
+        }
+        using var _ = model;
+        int gen = quick ? 64 : 256, block = 32;
+        var sampler = new LLaDA.Diffusion.Sampling.ReverseSampler(new LLaDA.Diffusion.Sampling.MaskPredictorLogits(model), sp);
+        var baseCfg = new LLaDA.Diffusion.Sampling.SamplerConfig { GenLength = gen, BlockLength = block, Steps = gen };
+        var modes = new (string Name, LLaDA.Diffusion.Sampling.SamplerConfig Cfg)[]
+        {
+            ("one token per step", baseCfg),
+            ("threshold 0.9", baseCfg with { Threshold = 0.9 }),
+            ("threshold 0.9 + prefix cache", baseCfg with { Threshold = 0.9, Cache = CacheMode.Prefix }),
+            ("threshold 0.9 + dual cache", baseCfg with { Threshold = 0.9, Cache = CacheMode.Dual }),
+        };
+        double baseline = 0;
+        foreach (var (name, cfg) in modes)
+        {
+            sampler.Generate([prompt], cfg with { GenLength = block, BlockLength = block, Steps = block }); // JIT and pool warm-up
+            var sw = System.Diagnostics.Stopwatch.StartNew();
+            var r = sampler.Generate([prompt], cfg);
+            double ms = sw.Elapsed.TotalMilliseconds;
+            if (baseline == 0) baseline = ms;
+            yield return new BenchResult("sample", $"{name}: gen {gen} block {block}", ms, ms, 0, 0, 1,
+                $"{gen / (ms / 1000):F1} tok/s; {(double)r.ForwardPasses / gen:F3} passes/token; {baseline / ms:F2}× vs one token per step")
+            { TokensPerSecond = gen / (ms / 1000) };
         }
     }
 }

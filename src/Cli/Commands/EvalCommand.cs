@@ -84,25 +84,28 @@ public static class EvalCommand
             Seed = (ulong)o.Int("seed", (int)d.Seed),
             Preset = o.String("preset") ?? d.Preset,
             MaxQueries = o.Int("max-queries", d.MaxQueries),
+            FastDecoding = o.String("threshold") is null && o.String("cache") is null ? null
+                : new SamplerConfig { Threshold = o.Double("threshold", 0.9), Cache = SamplerOptions.ParseCache(o.String("cache")) },
         };
         var backend = Devices.Get(o.String("device"));
         CpuParallel.Threads = o.Int("threads", Environment.ProcessorCount);
         o.RejectUnknown();
         var corpus = PoemCorpus.Load(data, cfg.Poems);
         Action<string>? log = json ? null : s => Console.Error.WriteLine(s);
-        var (llada, ar) = ReversalBenchmark.Run(corpus, cfg, backend, log);
+        var scores = ReversalBenchmark.Run(corpus, cfg, backend, log);
+        var llada = scores[0];
         if (json)
         {
             Console.WriteLine(JsonSerializer.Serialize(new
             {
                 poems = cfg.Poems, steps = cfg.Steps, seed = cfg.Seed, queries = llada.Queries,
-                models = new[] { llada, ar }.Select(s => new { model = s.Model, forward = s.Forward, reversal = s.Reversal, train_seconds = Math.Round(s.TrainSeconds, 1), final_loss = Math.Round(s.FinalLoss, 4) }),
+                models = scores.Select(s => new { model = s.Model, forward = s.Forward, reversal = s.Reversal, forward_passes_per_token = Math.Round(s.PassesPerToken, 4), train_seconds = Math.Round(s.TrainSeconds, 1), final_loss = Math.Round(s.FinalLoss, 4) }),
             }, new JsonSerializerOptions { WriteIndented = true }));
             return 0;
         }
-        var table = new Table().AddColumns("model", "forward (下一句)", "reversal (上一句)", "held-out couplets", "train s");
-        foreach (var s in new[] { llada, ar })
-            table.AddRow(s.Model, $"{100 * s.Forward:F1} %", $"{100 * s.Reversal:F1} %", s.Queries.ToString(), $"{s.TrainSeconds:F0}");
+        var table = new Table().AddColumns("model", "forward (下一句)", "reversal (上一句)", "passes/token", "held-out couplets", "train s");
+        foreach (var s in scores)
+            table.AddRow(Markup.Escape(s.Model), $"{100 * s.Forward:F1} %", $"{100 * s.Reversal:F1} %", $"{s.PassesPerToken:F2}", s.Queries.ToString(), $"{s.TrainSeconds:F0}");
         AnsiConsole.Write(table);
         return 0;
     }

@@ -35,6 +35,14 @@ public static class SamplerOptions
 {
     public const string Usage = "[--steps N] [--gen-length N] [--block-length N] [--temperature X] [--cfg X] [--remasking low_confidence|random] [--threshold X] [--factor X] [--cache none|prefix|dual] [--eos-inf] [--eot-inf] [--seed N]";
 
+    public static CacheMode ParseCache(string? name) => (name ?? "none") switch
+    {
+        "none" => CacheMode.None,
+        "prefix" => CacheMode.Prefix,
+        "dual" => CacheMode.Dual,
+        var c => throw new OptionException($"--cache '{c}' (none, prefix, dual)"),
+    };
+
     public static SamplerConfig Parse(Options o, SamplerConfig defaults)
     {
         int gen = o.Int("gen-length", defaults.GenLength);
@@ -44,13 +52,7 @@ public static class SamplerOptions
             "random" => Remasking.Random,
             var r => throw new OptionException($"--remasking '{r}' (low_confidence, random)"),
         };
-        var cache = (o.String("cache") ?? "none") switch
-        {
-            "none" => CacheMode.None,
-            "prefix" => CacheMode.Prefix,
-            "dual" => CacheMode.Dual,
-            var c => throw new OptionException($"--cache '{c}' (none, prefix, dual)"),
-        };
+        var cache = ParseCache(o.String("cache"));
         double? threshold = o.String("threshold") is string t ? o.Double("threshold", 0) : null;
         double? factor = o.String("factor") is string f ? o.Double("factor", 0) : null;
         var cfg = defaults with
