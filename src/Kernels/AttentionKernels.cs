@@ -42,7 +42,44 @@ public static partial class AttentionKernels
     internal const float Ln2 = 0.6931471805599453f;
     public const int MaxHeadSize = 256;
 
+    /// <summary>o = softmax(q·kᵀ·scale + mask)·v and lse (see the class remarks); the tiled flash kernels, or the naive ones where 256-thread groups are unavailable.</summary>
     public static void Forward(KernelContext k, AttentionShape s, ArrayView<float> q, AttnLayout lq, ArrayView<float> kk, AttnLayout lk,
+        ArrayView<float> v, AttnLayout lv, ArrayView<int> keyPadding, ArrayView<float> o, AttnLayout lo, ArrayView<float> lse)
+    {
+        var p = CheckForward(k, s, q, lq, kk, lk, v, lv, keyPadding, o, lo, lse);
+        var pad = Padding(k, keyPadding, s);
+        if (!MatMulKernels.CanRunTiles(k))
+        {
+            LaunchForwardNaive(k, p, q, kk, v, pad, o, lse);
+            return;
+        }
+        var kernel = k.Kernel("attn.fwd", acc => acc.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>,
+            ArrayView<float>, ArrayView<float>, AttnParams>(ForwardKernel));
+        kernel(k.Stream, new KernelConfig(new Index3D(p.QTiles * p.DBlocks, s.NH, s.B), new Index3D(Threads, 1, 1)), q, kk, v, pad, o, lse, p);
+    }
+
+    /// <summary>dq, dk, dv (overwritten, in the layouts of q, k, v) from dO and the forward's o and lse; the tiled kernels, or the naive ones where 256-thread groups are unavailable.</summary>
+    public static void Backward(KernelContext k, AttentionShape s, ArrayView<float> q, AttnLayout lq, ArrayView<float> kk, AttnLayout lk,
+        ArrayView<float> v, AttnLayout lv, ArrayView<int> keyPadding, ArrayView<float> o, AttnLayout lo, ArrayView<float> lse,
+        ArrayView<float> dO, AttnLayout ldo, ArrayView<float> dq, ArrayView<float> dk, ArrayView<float> dv)
+    {
+        var p = CheckBackward(k, s, q, lq, kk, lk, v, lv, keyPadding, o, lo, lse, dO, ldo, dq, dk, dv);
+        var pad = Padding(k, keyPadding, s);
+        if (!MatMulKernels.CanRunTiles(k))
+        {
+            LaunchBackwardNaive(k, p, q, kk, v, pad, o, lse, dO, dq, dk, dv);
+            return;
+        }
+        var dkdv = k.Kernel("attn.bwd.dkdv", acc => acc.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>,
+            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttnParams>(BackwardDkDvKernel));
+        var dqk = k.Kernel("attn.bwd.dq", acc => acc.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>,
+            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttnParams>(BackwardDqKernel));
+        var group = new Index3D(Threads, 1, 1);
+        dkdv(k.Stream, new KernelConfig(new Index3D(p.KTiles * p.DBlocks, s.NKV, s.B), group), q, kk, v, pad, o, lse, dO, dk, dv, p);
+        dqk(k.Stream, new KernelConfig(new Index3D(p.QTiles * p.DBlocks, s.NH, s.B), group), q, kk, v, pad, o, lse, dO, dq, p);
+    }
+
+    private static AttnParams CheckForward(KernelContext k, in AttentionShape s, ArrayView<float> q, AttnLayout lq, ArrayView<float> kk, AttnLayout lk,
         ArrayView<float> v, AttnLayout lv, ArrayView<int> keyPadding, ArrayView<float> o, AttnLayout lo, ArrayView<float> lse)
     {
         var p = MakeParams(s, lq, lk, lv, lo, default, keyPadding);
@@ -51,13 +88,10 @@ public static partial class AttentionKernels
         Require(v, lv, s.B, s.NKV, s.Tk, s.HS, "v");
         Require(o, lo, s.B, s.NH, s.Tq, s.HS, "o");
         RequireLength(lse, (long)s.B * s.NH * s.Tq, "lse");
-        var pad = Padding(k, keyPadding, s);
-        var kernel = k.Kernel("attn.fwd", acc => acc.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>,
-            ArrayView<float>, ArrayView<float>, AttnParams>(ForwardKernel));
-        kernel(k.Stream, new KernelConfig(new Index3D(p.QTiles * p.DBlocks, s.NH, s.B), new Index3D(Threads, 1, 1)), q, kk, v, pad, o, lse, p);
+        return p;
     }
 
-    public static void Backward(KernelContext k, AttentionShape s, ArrayView<float> q, AttnLayout lq, ArrayView<float> kk, AttnLayout lk,
+    private static AttnParams CheckBackward(KernelContext k, in AttentionShape s, ArrayView<float> q, AttnLayout lq, ArrayView<float> kk, AttnLayout lk,
         ArrayView<float> v, AttnLayout lv, ArrayView<int> keyPadding, ArrayView<float> o, AttnLayout lo, ArrayView<float> lse,
         ArrayView<float> dO, AttnLayout ldo, ArrayView<float> dq, ArrayView<float> dk, ArrayView<float> dv)
     {
@@ -71,14 +105,7 @@ public static partial class AttentionKernels
         Require(dk, lk, s.B, s.NKV, s.Tk, s.HS, "dk");
         Require(dv, lv, s.B, s.NKV, s.Tk, s.HS, "dv");
         RequireLength(lse, (long)s.B * s.NH * s.Tq, "lse");
-        var pad = Padding(k, keyPadding, s);
-        var dkdv = k.Kernel("attn.bwd.dkdv", acc => acc.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>,
-            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttnParams>(BackwardDkDvKernel));
-        var dqk = k.Kernel("attn.bwd.dq", acc => acc.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>,
-            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttnParams>(BackwardDqKernel));
-        var group = new Index3D(Threads, 1, 1);
-        dkdv(k.Stream, new KernelConfig(new Index3D(p.KTiles * p.DBlocks, s.NKV, s.B), group), q, kk, v, pad, o, lse, dO, dk, dv, p);
-        dqk(k.Stream, new KernelConfig(new Index3D(p.QTiles * p.DBlocks, s.NH, s.B), group), q, kk, v, pad, o, lse, dO, dq, p);
+        return p;
     }
 
     // ---- host-side checks and parameters -------------------------------------------------------------------------

@@ -17,9 +17,13 @@ public static class KernelPtx
         ("mm_scale", Get(typeof(MatMulKernels), nameof(MatMulKernels.ScaleKernel))),
         ("mm_tiled", Get(typeof(MatMulKernels), nameof(MatMulKernels.TiledKernel))),
         ("mm_tc", Get(typeof(MatMulKernels), nameof(MatMulKernels.TensorCoreKernel))),
+        ("mm_naive16", Get(typeof(MatMulKernels), nameof(MatMulKernels.Naive16Kernel))),
         ("attn_fwd", Get(typeof(AttentionKernels), nameof(AttentionKernels.ForwardKernel))),
         ("attn_bwd_dq", Get(typeof(AttentionKernels), nameof(AttentionKernels.BackwardDqKernel))),
         ("attn_bwd_dkdv", Get(typeof(AttentionKernels), nameof(AttentionKernels.BackwardDkDvKernel))),
+        ("attn_fwd_naive", Get(typeof(AttentionKernels), nameof(AttentionKernels.ForwardNaiveKernel))),
+        ("attn_bwd_dq_naive", Get(typeof(AttentionKernels), nameof(AttentionKernels.BackwardDqNaiveKernel))),
+        ("attn_bwd_dkdv_naive", Get(typeof(AttentionKernels), nameof(AttentionKernels.BackwardDkDvNaiveKernel))),
     ];
 
     /// <summary>PTX of one kernel for the given architecture (default SM 9.0, ISA 8.5); throws if ILGPU cannot compile it.</summary>

@@ -70,15 +70,22 @@ public static partial class MatMulKernels
         float beta, ArrayView<float> c, int ldc, long strideC)
         => Gemm16(k, true, batch, m, n, kDim, alpha, a, lda, strideA, transA, b, ldb, strideB, transB, beta, c, ldc, strideC);
 
-    private static void Gemm16(KernelContext k, bool f16, int batch, int m, int n, int kDim, float alpha,
+    /// <summary>The 16-bit GEMM; <paramref name="naive"/> (or an accelerator without 256-thread groups) takes the one-thread-per-element kernel.</summary>
+    internal static void Gemm16(KernelContext k, bool f16, int batch, int m, int n, int kDim, float alpha,
         ArrayView<ushort> a, int lda, long strideA, bool transA,
         ArrayView<ushort> b, int ldb, long strideB, bool transB,
-        float beta, ArrayView<float> c, int ldc, long strideC)
+        float beta, ArrayView<float> c, int ldc, long strideC, bool naive = false)
     {
         var p = Validate(batch, m, n, kDim, alpha, a.Length, lda, strideA, transA, b.Length, ldb, strideB, transB, beta, c.Length, ldc, strideC);
         if (batch == 0 || m == 0 || n == 0) return;
         if (kDim == 0 || alpha == 0f) { LaunchScale(k, p, c); return; }
         p.IsF16 = f16 ? 1 : 0;
+        if (naive || !CanRunTiles(k))
+        {
+            var nk = k.Kernel("mm.naive16", acc => acc.LoadKernel<ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, GemmParams>(Naive16Kernel));
+            nk(k.Stream, FlatConfig(k, p), a, b, c, p);
+            return;
+        }
         p.TilesM = (m + TcTileM - 1) / TcTileM;
         p.TilesN = (n + TcTileN - 1) / TcTileN;
         long groups = (long)batch * p.TilesM * p.TilesN;
@@ -88,6 +95,33 @@ public static partial class MatMulKernels
         p.VecB = IsAligned(b, 4) && ldb % 2 == 0 && strideB % 2 == 0 ? 1 : 0;
         var kernel = k.Kernel("mm.tc", acc => acc.LoadKernel<ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, GemmParams>(TensorCoreKernel));
         kernel(k.Stream, new KernelConfig((int)groups, TcThreads), a, b, c, p);
+    }
+
+    /// <summary>One thread per C element with 16-bit inputs converted exactly to FP32 (the reference for the tensor-core kernel, and its fallback on small-group accelerators).</summary>
+    internal static void Naive16Kernel(ArrayView<ushort> a, ArrayView<ushort> b, ArrayView<float> c, GemmParams p)
+    {
+        long idx = (long)Grid.IdxX * Group.DimX + Group.IdxX;
+        long mn = (long)p.M * p.N;
+        if (idx >= mn * p.Batch) return;
+        int bi = (int)(idx / mn);
+        long rem = idx - bi * mn;
+        int i = (int)(rem / p.N);
+        int j = (int)(rem - (long)i * p.N);
+        long aPos = bi * p.StrideA + (p.TransA != 0 ? i : (long)i * p.Lda);
+        long aStep = p.TransA != 0 ? p.Lda : 1;
+        long bPos = bi * p.StrideB + (p.TransB != 0 ? (long)j * p.Ldb : j);
+        long bStep = p.TransB != 0 ? 1 : p.Ldb;
+        bool f16 = p.IsF16 != 0;
+        float sum = 0f;
+        for (int q = 0; q < p.K; q++)
+        {
+            uint x = a[aPos], y = b[bPos];
+            sum += (f16 ? HalfBitsToSingle(x) : Bf16BitsToSingle(x)) * (f16 ? HalfBitsToSingle(y) : Bf16BitsToSingle(y));
+            aPos += aStep;
+            bPos += bStep;
+        }
+        long ci = bi * p.StrideC + (long)i * p.Ldc + j;
+        c[ci] = p.Beta == 0f ? p.Alpha * sum : p.Alpha * sum + p.Beta * c[ci];
     }
 
     internal static void TensorCoreKernel(ArrayView<ushort> a, ArrayView<ushort> b, ArrayView<float> c, GemmParams p)

@@ -19,7 +19,8 @@ namespace LLaDA.Kernels;
 /// <para><b>Dispatch</b> (<see cref="Sgemm"/>): k == 0 or alpha == 0 runs the scale-only kernel (A and B are not
 /// read, as in BLAS); m·n·k ≤ <see cref="NaiveMaxWork"/> (≤ 0.26 MFLOP, launch-latency bound on any GPU and far cheaper
 /// on the CPU accelerator, whose group barriers are OS-thread rendezvous) runs the naive kernel; everything else the
-/// tiled kernel.</para>
+/// tiled kernel — unless the accelerator cannot run 256-thread groups (e.g. a CPU accelerator configured with 4 warps
+/// per group), where every product takes the naive kernels (GemmBf16/F16 included), whose group size adapts.</para>
 /// <para><b>Contract</b> (row-major, as CpuMatMul): op(A)(i,p) = transA ? a[p·lda + i] : a[i·lda + p], op(B)(p,j) =
 /// transB ? b[j·ldb + p] : b[p·ldb + j], C(i,j) = c[i·ldc + j]; batch entry t adds t·stride (0 = shared operand);
 /// beta == 0 never reads C (NaN in C does not leak).</para>
@@ -29,7 +30,7 @@ public static partial class MatMulKernels
     /// <summary>Largest m·n·k that <see cref="Sgemm"/> sends to the naive kernel.</summary>
     public const long NaiveMaxWork = 1L << 18;
 
-    /// <summary>Threads per group of the naive and scale kernels.</summary>
+    /// <summary>Threads per group of the naive and scale kernels (fewer where the accelerator allows fewer).</summary>
     private const int NaiveThreads = 256;
 
     /// <summary>C[b] = alpha·op(A[b])·op(B[b]) + beta·C[b]; each view starts at element (0, 0) of batch 0 of its operand; strides in elements (strideA/B may be 0 = shared).</summary>
@@ -41,9 +42,12 @@ public static partial class MatMulKernels
         var p = Validate(batch, m, n, kDim, alpha, a.Length, lda, strideA, transA, b.Length, ldb, strideB, transB, beta, c.Length, ldc, strideC);
         if (batch == 0 || m == 0 || n == 0) return;
         if (kDim == 0 || alpha == 0f) { LaunchScale(k, p, c); return; }
-        if ((long)m * n * kDim <= NaiveMaxWork) LaunchNaive(k, p, a, b, c);
+        if ((long)m * n * kDim <= NaiveMaxWork || !CanRunTiles(k)) LaunchNaive(k, p, a, b, c);
         else LaunchTiled(k, p, a, b, c);
     }
+
+    /// <summary>Whether the accelerator runs the 256-thread groups of the tiled and tensor-core kernels.</summary>
+    public static bool CanRunTiles(KernelContext k) => k.Accelerator.MaxNumThreadsPerGroup >= TiledThreads;
 
     /// <summary>The reference path: one thread per C element, FP32 accumulation in k order. Same contract as <see cref="Sgemm"/>.</summary>
     public static void SgemmNaive(KernelContext k, int batch, int m, int n, int kDim, float alpha,
@@ -58,11 +62,14 @@ public static partial class MatMulKernels
     }
 
     /// <summary>The register-blocked shared-memory kernel for any shape (no size dispatch). Same contract as <see cref="Sgemm"/>.</summary>
+    /// <exception cref="NotSupportedException">The accelerator cannot run 256-thread groups (<see cref="CanRunTiles"/>).</exception>
     public static void SgemmTiled(KernelContext k, int batch, int m, int n, int kDim, float alpha,
         ArrayView<float> a, int lda, long strideA, bool transA,
         ArrayView<float> b, int ldb, long strideB, bool transB,
         float beta, ArrayView<float> c, int ldc, long strideC)
     {
+        if (!CanRunTiles(k))
+            throw new NotSupportedException($"SgemmTiled needs {TiledThreads}-thread groups; {k.Accelerator.Name} allows {k.Accelerator.MaxNumThreadsPerGroup}.");
         var p = Validate(batch, m, n, kDim, alpha, a.Length, lda, strideA, transA, b.Length, ldb, strideB, transB, beta, c.Length, ldc, strideC);
         if (batch == 0 || m == 0 || n == 0) return;
         if (kDim == 0 || alpha == 0f) { LaunchScale(k, p, c); return; }
@@ -74,7 +81,7 @@ public static partial class MatMulKernels
     /// <summary>One thread per C element (flattened over batch × m × n): C = alpha·Σ_p op(A)(i,p)·op(B)(p,j) + beta·C.</summary>
     internal static void NaiveKernel(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, GemmParams p)
     {
-        long idx = (long)Grid.IdxX * NaiveThreads + Group.IdxX;
+        long idx = (long)Grid.IdxX * Group.DimX + Group.IdxX;
         long mn = (long)p.M * p.N;
         if (idx >= mn * p.Batch) return;
         int bi = (int)(idx / mn);
@@ -101,7 +108,7 @@ public static partial class MatMulKernels
     /// <summary>C = beta·C (beta == 0 writes zeros without reading): the k == 0 / alpha == 0 case, where A and B are not read.</summary>
     internal static void ScaleKernel(ArrayView<float> c, GemmParams p)
     {
-        long idx = (long)Grid.IdxX * NaiveThreads + Group.IdxX;
+        long idx = (long)Grid.IdxX * Group.DimX + Group.IdxX;
         long mn = (long)p.M * p.N;
         if (idx >= mn * p.Batch) return;
         int bi = (int)(idx / mn);
@@ -115,21 +122,25 @@ public static partial class MatMulKernels
     private static void LaunchNaive(KernelContext k, in GemmParams p, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c)
     {
         var kernel = k.Kernel("mm.naive", acc => acc.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmParams>(NaiveKernel));
-        kernel(k.Stream, FlatConfig(p), a, b, c, p);
+        kernel(k.Stream, FlatConfig(k, p), a, b, c, p);
     }
 
     private static void LaunchScale(KernelContext k, in GemmParams p, ArrayView<float> c)
     {
         var kernel = k.Kernel("mm.scale", acc => acc.LoadKernel<ArrayView<float>, GemmParams>(ScaleKernel));
-        kernel(k.Stream, FlatConfig(p), c, p);
+        kernel(k.Stream, FlatConfig(k, p), c, p);
     }
 
-    private static KernelConfig FlatConfig(in GemmParams p)
+    /// <summary>One thread per C element: groups of up to 256 threads (a whole number of warps the accelerator allows).</summary>
+    internal static KernelConfig FlatConfig(KernelContext k, in GemmParams p) => FlatConfig(k, (long)p.Batch * p.M * p.N);
+
+    internal static KernelConfig FlatConfig(KernelContext k, long total)
     {
-        long total = (long)p.Batch * p.M * p.N;
-        long groups = (total + NaiveThreads - 1) / NaiveThreads;
-        if (groups > int.MaxValue) throw new ArgumentException($"batch·m·n = {total} is too large for one launch.");
-        return new KernelConfig((int)groups, NaiveThreads);
+        var acc = k.Accelerator;
+        int group = Math.Max(acc.WarpSize, Math.Min(NaiveThreads, acc.MaxNumThreadsPerGroup) / acc.WarpSize * acc.WarpSize);
+        long groups = (total + group - 1) / group;
+        if (groups > int.MaxValue) throw new ArgumentException($"{total} threads are too many for one launch.");
+        return new KernelConfig((int)Math.Max(1, groups), group);
     }
 
     // ---- argument checks (CpuMatMul's rules, plus: every element touched lies inside its view) --------------------

@@ -29,7 +29,21 @@ public sealed unsafe class AttentionKernelTests : IClassFixture<KernelCpuFixture
     public enum PadKind { None, Mixed }
 
     public sealed record Case(int B, int NH, int NKV, int Tq, int Tk, int HS, AttnMask Mask, PadKind Pad = PadKind.None,
-        Lay Q = Lay.Bhtd, Lay K = Lay.Bhtd, Lay V = Lay.Bhtd, Lay O = Lay.Bhtd, Lay DO = Lay.Bhtd, int Seed = 1);
+        Lay Q = Lay.Bhtd, Lay K = Lay.Bhtd, Lay V = Lay.Bhtd, Lay O = Lay.Bhtd, Lay DO = Lay.Bhtd, int Seed = 1, bool Naive = false);
+
+    // ---- the naive reference kernels -------------------------------------------------------------------------------
+
+    [Theory]
+    [InlineData(AttnMask.None, PadKind.None, 2, 9, 9, 5)]
+    [InlineData(AttnMask.Causal, PadKind.Mixed, 1, 7, 12, 3)]     // GQA, Tq < Tk, padding, fully padded entry
+    [InlineData(AttnMask.Causal, PadKind.None, 1, 10, 6, 130)]    // Tq > Tk: fully masked rows; HS > 128
+    public void ForwardBackwardNaive_MatchReference(AttnMask mask, PadKind pad, int nkv, int tq, int tk, int hs) =>
+        Check(new Case(B: 4, NH: 2, NKV: nkv, Tq: tq, Tk: tk, HS: hs, Mask: mask, Pad: pad, Seed: 40 + hs, Naive: true));
+
+    [Fact]
+    public void ForwardBackwardNaive_StridedLayouts_MatchReferenceAndWriteNothingOutside() =>
+        Check(new Case(B: 2, NH: 2, NKV: 1, Tq: 5, Tk: 8, HS: 4, Mask: AttnMask.Causal, Pad: PadKind.Mixed,
+                       Q: Lay.Fused, K: Lay.Bthd, V: Lay.Fused, O: Lay.Fused, DO: Lay.Bthd, Seed: 41, Naive: true));
 
     [Theory]
     [InlineData(AttnMask.None)]
@@ -119,7 +133,7 @@ public sealed unsafe class AttentionKernelTests : IClassFixture<KernelCpuFixture
     {
         // No atomics: every output element is produced by one thread in a fixed order.
         var c = new Case(B: 1, NH: 2, NKV: 1, Tq: 9, Tk: 11, HS: 4, Mask: AttnMask.Causal, Seed: 13);
-        Run a = Execute(c, reference: false), b = Execute(c, reference: false);
+        Run a = Execute(_k, c, reference: false), b = Execute(_k, c, reference: false);
         Assert.Equal(a.O.Data, b.O.Data);
         Assert.Equal(a.Lse, b.Lse);
         Assert.Equal(a.Dq.Data, b.Dq.Data);
@@ -155,12 +169,15 @@ public sealed unsafe class AttentionKernelTests : IClassFixture<KernelCpuFixture
 
     // ---- harness ---------------------------------------------------------------------------------------------------
 
-    private sealed record Run(Operand Q, Operand K, Operand V, Operand O, float[] Lse, Operand Dq, Operand Dk, Operand Dv,
+    internal sealed record Run(Operand Q, Operand K, Operand V, Operand O, float[] Lse, Operand Dq, Operand Dk, Operand Dv,
                               int[]? Padding, Run? Reference);
 
-    private Run Check(Case c)
+    private Run Check(Case c) => Check(_k, c);
+
+    /// <summary>Runs the kernels and the references for case c on accelerator k and asserts agreement.</summary>
+    internal static Run Check(KernelContext k, Case c)
     {
-        Run run = Execute(c, reference: true);
+        Run run = Execute(k, c, reference: true);
         Run r = run.Reference!;
         string what = c.ToString();
         AssertClose("o", run.O, r.O, what);
@@ -172,7 +189,7 @@ public sealed unsafe class AttentionKernelTests : IClassFixture<KernelCpuFixture
     }
 
     /// <summary>Runs the kernels (backward fed the kernel forward's o and lse, as in training) and optionally the references.</summary>
-    private Run Execute(Case c, bool reference)
+    private static Run Execute(KernelContext kc, Case c, bool reference)
     {
         var rng = new Random(c.Seed);
         var s = new AttentionShape(c.B, c.NH, c.NKV, c.Tq, c.Tk, c.HS, 1f / MathF.Sqrt(c.HS), c.Mask);
@@ -185,7 +202,7 @@ public sealed unsafe class AttentionKernelTests : IClassFixture<KernelCpuFixture
         // Kernels.
         Operand o = q.EmptyLike(c.O), dq = q.EmptyLike(c.Q), dk = k.EmptyLike(c.K), dv = v.EmptyLike(c.V);
         float[] lse = Enumerable.Repeat(float.NaN, c.B * c.NH * c.Tq).ToArray();
-        var acc = _k.Accelerator;
+        var acc = kc.Accelerator;
         using (var bq = acc.Allocate1D(q.Data))
         using (var bk = acc.Allocate1D(k.Data))
         using (var bv = acc.Allocate1D(v.Data))
@@ -198,11 +215,21 @@ public sealed unsafe class AttentionKernelTests : IClassFixture<KernelCpuFixture
         using (var bp = acc.Allocate1D(padding ?? new int[1]))
         {
             ArrayView<int> pad = padding == null ? default : bp.View;
-            AttentionKernels.Forward(_k, s, q.View(bq), q.Layout, k.View(bk), k.Layout, v.View(bv), v.Layout, pad,
-                                     o.View(bo), o.Layout, bl.View);
-            AttentionKernels.Backward(_k, s, q.View(bq), q.Layout, k.View(bk), k.Layout, v.View(bv), v.Layout, pad,
-                                      o.View(bo), o.Layout, bl.View, dO.View(bdo), dO.Layout, dq.View(bdq), dk.View(bdk), dv.View(bdv));
-            _k.Synchronize();
+            if (c.Naive)
+            {
+                AttentionKernels.ForwardNaive(kc, s, q.View(bq), q.Layout, k.View(bk), k.Layout, v.View(bv), v.Layout, pad,
+                                              o.View(bo), o.Layout, bl.View);
+                AttentionKernels.BackwardNaive(kc, s, q.View(bq), q.Layout, k.View(bk), k.Layout, v.View(bv), v.Layout, pad,
+                                               o.View(bo), o.Layout, bl.View, dO.View(bdo), dO.Layout, dq.View(bdq), dk.View(bdk), dv.View(bdv));
+            }
+            else
+            {
+                AttentionKernels.Forward(kc, s, q.View(bq), q.Layout, k.View(bk), k.Layout, v.View(bv), v.Layout, pad,
+                                         o.View(bo), o.Layout, bl.View);
+                AttentionKernels.Backward(kc, s, q.View(bq), q.Layout, k.View(bk), k.Layout, v.View(bv), v.Layout, pad,
+                                          o.View(bo), o.Layout, bl.View, dO.View(bdo), dO.Layout, dq.View(bdq), dk.View(bdk), dv.View(bdv));
+            }
+            kc.Synchronize();
             bo.CopyToCPU(o.Data);
             bl.CopyToCPU(lse);
             bdq.CopyToCPU(dq.Data);
@@ -278,7 +305,7 @@ public sealed unsafe class AttentionKernelTests : IClassFixture<KernelCpuFixture
     }
 
     /// <summary>A 4-D (b, h, t, d) operand in a pinned host array (NaN in the gaps), with its layout and base offset.</summary>
-    private sealed class Operand
+    internal sealed class Operand
     {
         public readonly float[] Data;
         public readonly AttnLayout Layout;

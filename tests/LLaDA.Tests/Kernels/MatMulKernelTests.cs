@@ -21,7 +21,7 @@ public sealed unsafe class MatMulKernelTests : IClassFixture<KernelCpuFixture>
 
     public MatMulKernelTests(KernelCpuFixture fixture) => _k = fixture.K;
 
-    public enum PathKind { Dispatch, Naive, Tiled, Bf16, F16 }
+    public enum PathKind { Dispatch, Naive, Tiled, Bf16, F16, Bf16Naive, F16Naive }
 
     public sealed record Gemm(int Batch, int M, int N, int K, bool TA, bool TB, float Alpha = 1f, float Beta = 0f,
         int PadA = 0, int PadB = 0, int PadC = 0, bool ShareA = false, bool ShareB = false, int Offset = 0, int Seed = 1)
@@ -74,12 +74,23 @@ public sealed unsafe class MatMulKernelTests : IClassFixture<KernelCpuFixture>
     [InlineData(false, true)]
     [InlineData(true, false)]
     [InlineData(true, true)]
+    public void Gemm16Naive_AllTransposes_MatchesReference(bool ta, bool tb)
+    {
+        Check(PathKind.Bf16Naive, new Gemm(2, 7, 9, 11, ta, tb, Alpha: 0.5f, Beta: 0.25f, PadA: 1, Seed: 6));
+        Check(PathKind.F16Naive, new Gemm(2, 7, 9, 11, ta, tb, Alpha: 0.5f, Beta: 0.25f, PadB: 1, Seed: 7));
+    }
+
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(false, true)]
+    [InlineData(true, false)]
+    [InlineData(true, true)]
     public void SgemmNaive_AllTransposes_MatchesReference(bool ta, bool tb) =>
         Check(PathKind.Naive, new Gemm(2, 13, 6, 21, ta, tb, Alpha: -1.5f, Beta: 0.5f, PadA: 2, PadB: 1, PadC: 3, Seed: 9));
 
     // ---- batching, alpha/beta, leading dimensions, alignment -------------------------------------------------------
 
-    public static TheoryData<PathKind> Paths() => new() { PathKind.Naive, PathKind.Tiled, PathKind.Bf16, PathKind.F16, PathKind.Dispatch };
+    public static TheoryData<PathKind> Paths() => new() { PathKind.Naive, PathKind.Tiled, PathKind.Bf16, PathKind.F16, PathKind.Dispatch, PathKind.Bf16Naive, PathKind.F16Naive };
 
     [Theory]
     [MemberData(nameof(Paths))]
@@ -185,7 +196,10 @@ public sealed unsafe class MatMulKernelTests : IClassFixture<KernelCpuFixture>
 
     // ---- harness ---------------------------------------------------------------------------------------------------
 
-    private void Check(PathKind path, Gemm g)
+    private void Check(PathKind path, Gemm g) => Check(_k, path, g);
+
+    /// <summary>Runs one product on accelerator k through the given path and compares the whole C buffer with CpuMatMul.SgemmNaive.</summary>
+    internal static void Check(KernelContext kc, PathKind path, Gemm g)
     {
         int lda = (g.TA ? g.M : g.K) + g.PadA, ldb = (g.TB ? g.K : g.N) + g.PadB, ldc = g.N + g.PadC;
         lda = Math.Max(lda, 1);
@@ -197,14 +211,15 @@ public sealed unsafe class MatMulKernelTests : IClassFixture<KernelCpuFixture>
         int bLen = (int)(off + Math.Max(1, strideB * (g.Batch - 1) + bMat));
         int cLen = (int)(off + strideC * (g.Batch - 1) + cMat);
 
-        bool half = path is PathKind.Bf16 or PathKind.F16;
+        bool half = path is PathKind.Bf16 or PathKind.F16 or PathKind.Bf16Naive or PathKind.F16Naive;
+        bool f16 = path is PathKind.F16 or PathKind.F16Naive;
         float[] a = Rng.Floats(aLen, g.Seed), b = Rng.Floats(bLen, g.Seed + 1);
         ushort[] a16 = new ushort[aLen], b16 = new ushort[bLen];
         if (half)
         {
             // The tensor-core kernels take 16-bit inputs: round the data, and give the reference the exact values.
-            for (int i = 0; i < aLen; i++) (a16[i], a[i]) = Round16(a[i], path == PathKind.F16);
-            for (int i = 0; i < bLen; i++) (b16[i], b[i]) = Round16(b[i], path == PathKind.F16);
+            for (int i = 0; i < aLen; i++) (a16[i], a[i]) = Round16(a[i], f16);
+            for (int i = 0; i < bLen; i++) (b16[i], b[i]) = Round16(b[i], f16);
         }
         float[] c0 = g.Beta == 0f ? Enumerable.Repeat(float.NaN, cLen).ToArray() : Rng.Floats(cLen, g.Seed + 2);
         float[] expected = (float[])c0.Clone();
@@ -212,17 +227,17 @@ public sealed unsafe class MatMulKernelTests : IClassFixture<KernelCpuFixture>
             CpuMatMul.SgemmNaive(g.Batch, g.M, g.N, g.K, g.Alpha, pa + off, lda, strideA, g.TA, pb + off, ldb, strideB, g.TB,
                                  g.Beta, pc + off, ldc, strideC);
 
-        var acc = _k.Accelerator;
+        var acc = kc.Accelerator;
         using var dc = acc.Allocate1D(c0);
         ArrayView<float> cv = ((ArrayView<float>)dc.View).SubView(off);
         if (half)
         {
             using var da = acc.Allocate1D(a16);
             using var db = acc.Allocate1D(b16);
-            var run = path == PathKind.F16 ? (Gemm16Fn)MatMulKernels.GemmF16 : MatMulKernels.GemmBf16;
-            run(_k, g.Batch, g.M, g.N, g.K, g.Alpha, ((ArrayView<ushort>)da.View).SubView(off), lda, strideA, g.TA, ((ArrayView<ushort>)db.View).SubView(off), ldb, strideB, g.TB,
-                g.Beta, cv, ldc, strideC);
-            _k.Synchronize();
+            bool naive = path is PathKind.Bf16Naive or PathKind.F16Naive;
+            MatMulKernels.Gemm16(kc, f16, g.Batch, g.M, g.N, g.K, g.Alpha, ((ArrayView<ushort>)da.View).SubView(off), lda, strideA, g.TA, ((ArrayView<ushort>)db.View).SubView(off), ldb, strideB, g.TB,
+                g.Beta, cv, ldc, strideC, naive);
+            kc.Synchronize();
         }
         else
         {
@@ -234,9 +249,9 @@ public sealed unsafe class MatMulKernelTests : IClassFixture<KernelCpuFixture>
                 PathKind.Tiled => MatMulKernels.SgemmTiled,
                 _ => MatMulKernels.Sgemm,
             };
-            run(_k, g.Batch, g.M, g.N, g.K, g.Alpha, ((ArrayView<float>)da.View).SubView(off), lda, strideA, g.TA, ((ArrayView<float>)db.View).SubView(off), ldb, strideB, g.TB,
+            run(kc, g.Batch, g.M, g.N, g.K, g.Alpha, ((ArrayView<float>)da.View).SubView(off), lda, strideA, g.TA, ((ArrayView<float>)db.View).SubView(off), ldb, strideB, g.TB,
                 g.Beta, cv, ldc, strideC);
-            _k.Synchronize();
+            kc.Synchronize();
         }
         float[] actual = dc.GetAsArray1D();
         // Whole buffer: the elements between C's rows and batch entries must come back untouched (NaN stays NaN).
@@ -245,10 +260,6 @@ public sealed unsafe class MatMulKernelTests : IClassFixture<KernelCpuFixture>
 
     private delegate void Gemm32Fn(KernelContext k, int batch, int m, int n, int kDim, float alpha,
         ArrayView<float> a, int lda, long strideA, bool transA, ArrayView<float> b, int ldb, long strideB, bool transB,
-        float beta, ArrayView<float> c, int ldc, long strideC);
-
-    private delegate void Gemm16Fn(KernelContext k, int batch, int m, int n, int kDim, float alpha,
-        ArrayView<ushort> a, int lda, long strideA, bool transA, ArrayView<ushort> b, int ldb, long strideB, bool transB,
         float beta, ArrayView<float> c, int ldc, long strideC);
 
     /// <summary>Rounds to the nearest bfloat16 (ties to even) or IEEE half and returns the bits and the exact value.</summary>
