@@ -9,9 +9,11 @@ namespace LLaDA.Kernels;
 //
 // Why these numbers:
 //   * Block tile 128×128, 256 threads, 8×8 outputs per thread. Each k step a thread reads 8 A and 8 B values from
-//     shared memory (four 16-byte loads) and issues 64 FMAs: 8 flop per shared byte... enough to run FP32 FMAs at
-//     near peak, and 64 accumulators + 16 operands + staging fit well under 255 registers (two groups per SM).
-//     A smaller 4×4 per-thread block halves the FMA:load ratio; a larger one would spill.
+//     shared memory (four 16-byte loads) and issues 64 FMAs — 16 FMAs per shared load instruction, enough to keep the
+//     FP32 pipes busy — and 64 accumulators + 16 operands + 8 staged values fit well under 255 registers (two groups
+//     per SM). A 4×4 per-thread block would halve the FMA:load ratio; a larger one would spill.
+//     Cost: products with fewer than ~132 tiles (e.g. 1024×512) leave SMs idle; a 64×64 variant or split-K would help
+//     those, not written yet.
 //   * k tile 8: A and B tiles are 8×128 floats = 4 KiB each, 16 KiB double-buffered — leaves shared memory for
 //     several resident groups. Every thread moves exactly one float4 of A and one of B per k tile.
 //   * Shared layout [k][m] and [k][n] (A transposed on store when op(A) is k-contiguous), so the compute loop reads
