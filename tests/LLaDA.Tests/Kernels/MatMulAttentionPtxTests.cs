@@ -60,7 +60,10 @@ public sealed class MatMulAttentionPtxTests : IClassFixture<MatMulAttentionPtxTe
         // 2 k16 steps × 16 (m16, n8) tiles per k tile, once for each input type.
         Assert.Equal(32, Regex.Matches(ptx, Regex.Escape("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32")).Count);
         Assert.Equal(32, Regex.Matches(ptx, Regex.Escape("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32")).Count);
-        Assert.Contains(".reg .f32 tc<64>;", ptx);
+        // The accumulator registers are declared by inline asm: the declaration must come before the first use in the text.
+        int decl = ptx.IndexOf(".reg .f32 tc<64>;", StringComparison.Ordinal);
+        Assert.True(decl >= 0 && decl < ptx.IndexOf("mma.sync", StringComparison.Ordinal), "tc registers declared after their first use");
+        Assert.Single(Regex.Matches(ptx, Regex.Escape(".reg .f32 tc<64>;")));
     }
 
     [Theory]
