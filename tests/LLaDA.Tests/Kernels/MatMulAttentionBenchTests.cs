@@ -1,0 +1,54 @@
+using System.Text.Json;
+using LLaDA.Kernels;
+using Xunit;
+
+namespace LLaDA.Tests.Kernels;
+
+/// <summary>KernelBench (the device check and timing entry the GPU script runs) works end to end on the CPU accelerator, and on CUDA where present.</summary>
+public sealed class MatMulAttentionBenchTests : IClassFixture<KernelCpuFixture>
+{
+    private readonly KernelContext _k;
+
+    public MatMulAttentionBenchTests(KernelCpuFixture fixture) => _k = fixture.K;
+
+    [Fact]
+    public void Check_OnCpuAccelerator_AllPathsPass()
+    {
+        var log = new StringWriter();
+        Assert.True(KernelBench.Check(_k, log, json: true), log.ToString());
+        foreach (string line in log.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            Assert.True(JsonDocument.Parse(line).RootElement.GetProperty("ok").GetBoolean(), line);
+    }
+
+    [Fact]
+    public void Run_OnCpuAccelerator_PrintsOneJsonLinePerMeasurement()
+    {
+        var log = new StringWriter();
+        KernelBench.Run(_k, log, json: true);
+        string[] lines = log.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(8, lines.Length);   // 5 GEMMs at one size + 3 attention timings at one shape
+        foreach (string line in lines)
+        {
+            var row = JsonDocument.Parse(line).RootElement;
+            Assert.Equal("llada", row.GetProperty("ref").GetString());
+            Assert.True(row.GetProperty("ms").GetDouble() > 0);
+        }
+    }
+
+    [GpuFact]
+    public void Check_OnCuda_AllPathsMatchCpu()
+    {
+        using var k = CudaProbe.Create();
+        var log = new StringWriter();
+        Assert.True(KernelBench.Check(k, log), log.ToString());
+    }
+
+    [GpuFact]
+    public void Run_OnCuda_TimesEveryKernel()
+    {
+        using var k = CudaProbe.Create();
+        var log = new StringWriter();
+        KernelBench.Run(k, log, json: true);
+        Assert.NotEmpty(log.ToString());
+    }
+}
