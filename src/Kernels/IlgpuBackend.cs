@@ -80,9 +80,9 @@ public sealed partial class IlgpuBackend : IBackend
 
     /// <summary>A CPU accelerator with warp 32 and <paramref name="warpsPerGroup"/> warps per group (one multiprocessor).</summary>
     /// <remarks>
-    /// The CPU accelerator runs one OS thread per simulated thread and every barrier or shuffle synchronises all of them,
-    /// so the 1,024-thread default costs ~10× more per launch than a 4-warp device on a 2-core machine. Kernels size their
-    /// groups from the accelerator, so a small device still runs every code path (multi-warp groups included).
+    /// The CPU accelerator runs one OS thread per simulated thread of a group, so a smaller device is lighter on machines
+    /// with few cores. Kernels size their groups from the accelerator, but kernels with fixed group sizes (the matmul and
+    /// attention tiles use 256 threads) need at least 8 warps.
     /// </remarks>
     public static IlgpuBackend CreateCpu(int warpsPerGroup) => CreateCpu(new CPUDevice(32, warpsPerGroup, 1));
 

@@ -6,13 +6,13 @@ namespace LLaDA.Tests.Kernels;
 
 /// <summary>One IlgpuBackend on ILGPU's CPU accelerator shared by every kernel test (creating one and compiling kernels is the expensive part).</summary>
 /// <remarks>
-/// A 4-warp device (warp 32, ≤ 128 threads per group) rather than the 1,024-thread default: the CPU accelerator runs one OS
-/// thread per simulated thread and every barrier or shuffle wakes all of them, which on a loaded 2-core machine is the
-/// whole cost of a launch. Row kernels still get multi-warp groups (rows longer than 128 use 64 or 128 threads).
+/// The default CPU device simulates an NVIDIA GPU (warp 32, up to 1,024 threads per group), so kernels with fixed
+/// 256-thread groups (the matmul/attention tiles) run as they would on CUDA. Shapes stay tiny: the CPU accelerator runs
+/// one OS thread per simulated thread and every barrier or shuffle wakes them all.
 /// </remarks>
 public sealed class IlgpuFixture : IDisposable
 {
-    public IlgpuBackend Gpu { get; } = IlgpuBackend.CreateCpu(warpsPerGroup: 4);
+    public IlgpuBackend Gpu { get; } = IlgpuBackend.CreateCpu();
 
     public void Dispose() => Gpu.Dispose();
 }
