@@ -21,6 +21,8 @@ public static class Cli
                  pre-train a mask predictor on the bundled Tang poems (--ar: the autoregressive baseline)
           sft    same options, plus --init DIR: fine-tune on poem QA pairs (prompt never masked)
           info   --checkpoint DIR: validate a checkpoint and print its config, parameters and dtypes
+          check  [--device cuda|ilgpu-cpu|opencl] [--size tiny|moderate] [--filter NAME]
+                 compare every ILGPU kernel with the CPU backend; exit code 1 on any mismatch
           help   this text
         """;
 
@@ -42,6 +44,7 @@ public static class Cli
                 "train" => Commands.TrainCommand.Run(opts, LLaDA.Diffusion.Training.Objective.Pretrain),
                 "sft" => Commands.TrainCommand.Run(opts, LLaDA.Diffusion.Training.Objective.Sft),
                 "info" => Commands.InfoCommand.Run(opts),
+                "check" => Commands.CheckCommand.Run(opts),
                 _ => Fail($"unknown command '{args[0]}'"),
             };
         }

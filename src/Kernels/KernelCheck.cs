@@ -3,6 +3,7 @@ using System.Globalization;
 using LLaDA.Tensors;
 using LLaDA.Tensors.Cpu;
 using LLaDA.Tensors.Ops;
+using LLaDA.Tensors.Random;
 
 namespace LLaDA.Kernels;
 
@@ -320,6 +321,10 @@ public static class KernelCheck
         new("random.uniform", S([1], [37]), S([1 << 22]), (b, s) => [Tensor.Rand(s, 1234, 5, b), Tensor.Rand(s, ulong.MaxValue - 3, 1UL << 40, b)], 0, 0),
         new("random.normal", S([1], [37]), S([1 << 22]), (b, s) => [Tensor.Randn(s, 1234, 5, b)], 1e-5, 1e-5),
 
+        // ---- diffusion kernels (device only): against the scalar references below
+        new("masking", S([3, 37]), S([64, 4096]), Masking, 0, 0),
+        new("sampling", S([3, 33], [2, 130]), S([256, 32000]), Sampling, 1e-6, 1e-5),
+
         // ---- the other helper's kernels (SKIP until they exist)
         new("matmul", S([1, 3, 5, 33], [2, 33, 4, 7]), S([1, 1024, 1024, 1024], [8, 256, 256, 64]), (b, s) =>
         {
@@ -340,4 +345,125 @@ public static class KernelCheck
             return [o, lse, dq, dk, dv];
         }, 1e-4, 1e-4),
     ];
+
+    // ---------------------------------------------------------------- diffusion kernels and their references
+
+    private const int MaskId = 7;
+
+    /// <summary>Pre-training (random cut forced) and SFT noise of ids (B, L): MaskingKernels on a device, <see cref="MaskReference"/> on the CPU.</summary>
+    private static Tensor[] Masking(IBackend b, int[] s)
+    {
+        int batch = s[0], l = s[1];
+        var ids = new int[batch * l];
+        var r = new System.Random(63);
+        for (int i = 0; i < ids.Length; i++) ids[i] = r.Next(0, 100);
+        var prompts = new int[batch];
+        for (int i = 0; i < batch; i++) prompts[i] = r.Next(0, l);
+        int cut = MaskingKernels.CutLength(91, 3, l, 1f);
+        var res = new List<Tensor>();
+        foreach (var (p, c, step) in new[] { ((int[]?)null, cut, 3UL), (prompts, l, 4UL) })
+        {
+            var noisy = new int[batch * c];
+            var w = new float[batch * c];
+            var pm = new float[batch];
+            if (b is IlgpuBackend g)
+            {
+                using var scope = new TensorScope();
+                var tIds = Tensor.FromSpan<int>(ids, [batch, l], DType.I32, g);
+                var tP = p is null ? null : Tensor.FromSpan<int>(p, [batch], DType.I32, g);
+                var tN = Tensor.Empty([batch, c], DType.I32, g);
+                var tW = Tensor.Empty([batch, c], DType.F32, g);
+                var tPm = Tensor.Empty([batch], DType.F32, g);
+                MaskingKernels.ForwardProcess(g.Kernels, g.View<int>(tIds), tP is null ? ILGPU.ArrayView<int>.Empty : g.View<int>(tP),
+                    g.View<int>(tN), g.View<float>(tW), g.View<float>(tPm), batch, l, c, MaskId, 1e-3f, 91, step);
+                g.Download<int>(tN, noisy);
+                g.Download<float>(tW, w);
+                g.Download<float>(tPm, pm);
+            }
+            else MaskReference(ids, p, batch, l, c, MaskId, 1e-3f, 91, step, noisy, w, pm);
+            res.Add(Tensor.FromSpan<int>(noisy, [batch, c], DType.I32, CpuBackend.Default).Cast(DType.F32));
+            res.Add(Tensor.FromSpan<float>(w, [batch, c], DType.F32, CpuBackend.Default));
+            res.Add(Tensor.FromSpan<float>(pm, [batch], DType.F32, CpuBackend.Default));
+        }
+        return res.ToArray();
+    }
+
+    /// <summary>ForwardProcess's draws written densely (the contract of MaskingKernels.ForwardProcess), one token at a time.</summary>
+    public static void MaskReference(int[] ids, int[]? prompts, int batch, int length, int cut, int maskId, float eps, ulong seed, ulong step,
+                                     int[] noisy, float[] weights, float[] pMask)
+    {
+        ulong offset = step << 32;
+        for (int i = 0; i < batch; i++)
+        {
+            float t = Philox.ToUniform(Philox.Word(seed, offset, 2 + i));
+            float p = (1 - eps) * t + eps;
+            pMask[i] = p;
+            int prompt = prompts?[i] ?? 0;
+            float w = prompts is not null ? 1f / (p * (length - prompt) * batch) : 1f / (p * batch * cut);
+            for (int j = 0; j < cut; j++)
+            {
+                float u = Philox.ToUniform(Philox.Word(seed, offset, 2 + batch + (long)i * length + j));
+                bool masked = j >= prompt && u < p;
+                noisy[i * cut + j] = masked ? maskId : ids[i * length + j];
+                weights[i * cut + j] = masked ? w : 0f;
+            }
+        }
+    }
+
+    /// <summary>Gumbel-argmax tokens and confidences of logits (N, V) at T = 0 and T = 0.8: SamplingKernels on a device, <see cref="SampleReference"/> on the CPU.</summary>
+    private static Tensor[] Sampling(IBackend b, int[] s)
+    {
+        int rows = s[0], v = s[1];
+        using var lt = Uniform(CpuBackend.Default, 64, s, -5f, 5f);
+        var logits = lt.ToArray();
+        logits[1] = float.NegativeInfinity;
+        var res = new List<Tensor>();
+        foreach (float temperature in new[] { 0f, 0.8f })
+        {
+            var tokens = new int[rows];
+            var conf = new float[rows];
+            if (b is IlgpuBackend g)
+            {
+                using var scope = new TensorScope();
+                var tl = Tensor.FromSpan<float>(logits, s, DType.F32, g);
+                var tt = Tensor.Empty([rows], DType.I32, g);
+                var tc = Tensor.Empty([rows], DType.F32, g);
+                SamplingKernels.GumbelArgmaxConfidence(g.Kernels, g.View<float>(tl), g.View<int>(tt), g.View<float>(tc), rows, v, temperature, 5, 99);
+                g.Download<int>(tt, tokens);
+                g.Download<float>(tc, conf);
+            }
+            else SampleReference(logits, rows, v, temperature, 5, 99, tokens, conf);
+            res.Add(Tensor.FromSpan<int>(tokens, [rows], DType.I32, CpuBackend.Default).Cast(DType.F32));
+            res.Add(Tensor.FromSpan<float>(conf, [rows], DType.F32, CpuBackend.Default));
+        }
+        return res.ToArray();
+    }
+
+    /// <summary>Scalar fp32 reference of SamplingKernels.GumbelArgmaxConfidence (same noise words, first maximum wins).</summary>
+    public static void SampleReference(float[] logits, int rows, int v, float temperature, ulong seed, ulong offset, int[] tokens, float[] confidence)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            int best = 0;
+            float bestScore = 0, m = float.NegativeInfinity;
+            for (int j = 0; j < v; j++)
+            {
+                float l = logits[(long)r * v + j];
+                m = Math.Max(m, l);
+                float score = l;
+                if (temperature > 0 && l != float.NegativeInfinity)
+                    score = l / temperature - MathF.Log(-MathF.Log(SamplingKernels.OpenUniform(Philox.Word(seed, offset, (long)r * v + j))));
+                if (j == 0 || score > bestScore)
+                {
+                    bestScore = score;
+                    best = j;
+                }
+            }
+            float sum = 0;
+            if (m != float.NegativeInfinity)
+                for (int j = 0; j < v; j++) sum += MathF.Exp(logits[(long)r * v + j] - m);
+            tokens[r] = best;
+            confidence[r] = m == float.NegativeInfinity ? 0f : MathF.Exp(logits[(long)r * v + best] - m) / sum;
+        }
+    }
 }
