@@ -51,7 +51,17 @@ public sealed class IlgpuMemoryPool : IDisposable
                 BytesInUse += _classes[i];
                 return stack.Pop();
             }
-            var buffer = _accelerator.Allocate1D<byte>(want);
+            MemoryBuffer1D<byte, Stride1D.Dense> buffer;
+            try
+            {
+                buffer = _accelerator.Allocate1D<byte>(want);
+            }
+            catch (Exception) when (BytesReserved > BytesInUse)
+            {
+                // Out of device memory while idle buffers of other sizes are held: free them and try once more.
+                TrimLocked();
+                buffer = _accelerator.Allocate1D<byte>(want);
+            }
             _all.Add(buffer);
             BytesInUse += want;
             BytesReserved += want;
@@ -82,20 +92,24 @@ public sealed class IlgpuMemoryPool : IDisposable
     /// <summary>Frees every idle buffer on the device.</summary>
     public void Trim()
     {
-        lock (_lock)
-        {
-            foreach (var (size, stack) in _free)
-                while (stack.Count > 0)
-                {
-                    var b = stack.Pop();
-                    _all.Remove(b);
-                    b.Dispose();
-                    BytesReserved -= size;
-                }
-        }
+        lock (_lock) TrimLocked();
     }
 
-    /// <summary>Frees every buffer, idle or not (storages still alive become unusable).</summary>
+    private void TrimLocked()
+    {
+        // Idle buffers may still be read by queued kernels (they were returned before those ran): wait for the device.
+        if (BytesReserved > BytesInUse) _accelerator.Synchronize();
+        foreach (var (size, stack) in _free)
+            while (stack.Count > 0)
+            {
+                var b = stack.Pop();
+                _all.Remove(b);
+                b.Dispose();
+                BytesReserved -= size;
+            }
+    }
+
+    /// <summary>Frees every buffer, idle or not (storages still alive become unusable); the caller has synchronised the device.</summary>
     public void Dispose()
     {
         lock (_lock)
