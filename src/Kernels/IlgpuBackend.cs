@@ -16,10 +16,10 @@ namespace LLaDA.Kernels;
 /// <see cref="Upload{T}"/>/<see cref="Download{T}"/> and the index checks below. Launches are asynchronous; Download
 /// synchronises.</para>
 /// <para><b>Index errors.</b> CpuBackend validates ids before touching memory. Kernels cannot throw, so IndexSelect,
-/// IndexAdd, Gather, ScatterAdd and CrossEntropy skip out-of-range ids and record the first one in two device ints; with
-/// <see cref="EagerIndexChecks"/> (the default) the backend reads them back right after the launch and throws the same
-/// TensorException as the CPU. Turned off, the check happens at the next Download (a training step downloads its loss),
-/// which saves two host round trips per step.</para>
+/// IndexAdd, Gather, ScatterAdd and CrossEntropy skip out-of-range ids and record the first one in two device ints per op.
+/// The next Download or Synchronize reads them and throws the same TensorException as the CPU (a training step downloads
+/// its loss, so a bad id surfaces in the step that used it) — no host round trip inside an op. With
+/// <see cref="EagerIndexChecks"/> (default on the CPU accelerator) the check runs right after the launch instead.</para>
 /// </remarks>
 public sealed partial class IlgpuBackend : IBackend
 {
@@ -28,6 +28,9 @@ public sealed partial class IlgpuBackend : IBackend
     private bool _errorsPending;
     private bool _disposed;
 
+    /// <summary>The native-library resolver must be in place before the first ILGPU Context touches a driver.</summary>
+    static IlgpuBackend() => NativeLibraries.Install();
+
     private IlgpuBackend(Context context, Accelerator accelerator, string name)
     {
         Kernels = new KernelContext(context, accelerator);
@@ -35,6 +38,7 @@ public sealed partial class IlgpuBackend : IBackend
         _pool = new IlgpuMemoryPool(accelerator);
         _errors = new IlgpuStorage(this, _pool, 2 * (int)IndexOp.Count, DType.I32);
         _errors.Bytes.MemSetToZero(Kernels.Stream);
+        EagerIndexChecks = accelerator.AcceleratorType == AcceleratorType.CPU;
     }
 
     /// <summary>"ilgpu-cuda", "ilgpu-cpu" or "ilgpu-opencl".</summary>
@@ -48,15 +52,15 @@ public sealed partial class IlgpuBackend : IBackend
     /// <summary>The device memory pool behind every tensor of this backend.</summary>
     public IlgpuMemoryPool Pool => _pool;
 
-    /// <summary>When true, index kernels are checked (one small read-back) right after launch; otherwise at the next Download.</summary>
-    public bool EagerIndexChecks { get; set; } = true;
+    /// <summary>When true, index kernels are checked (one small read-back) right after launch; otherwise at the next Download or Synchronize.</summary>
+    /// <remarks>On by default only on the CPU accelerator, whose launches are synchronous anyway; on a GPU a read-back would stall the queue.</remarks>
+    public bool EagerIndexChecks { get; set; }
 
     // ---------------------------------------------------------------- creation
 
     /// <summary>The first CUDA device; throws when there is no CUDA driver or device.</summary>
     public static IlgpuBackend CreateCuda(int device = 0)
     {
-        NativeLibraries.Install();
         var context = Context.Create(b => b.Cuda().EnableAlgorithms());
         try
         {
@@ -103,7 +107,6 @@ public sealed partial class IlgpuBackend : IBackend
     /// <summary>The first OpenCL device (GPU preferred); throws when there is none.</summary>
     public static IlgpuBackend CreateOpenCL(int device = 0)
     {
-        NativeLibraries.Install();
         var context = Context.Create(b => b.OpenCL().EnableAlgorithms());
         try
         {
@@ -155,7 +158,6 @@ public sealed partial class IlgpuBackend : IBackend
             {
                 try
                 {
-                    NativeLibraries.Install();
                     using var context = Context.Create(b => b.Cuda());
                     int count = context.GetCudaDevices().Count;
                     _cudaProbe = count > 0 ? "" : "no CUDA device found (no NVIDIA driver, or libcuda.so.1 is not on the loader path)";
