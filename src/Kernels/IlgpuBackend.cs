@@ -104,7 +104,7 @@ public sealed partial class IlgpuBackend : IBackend
         }
     }
 
-    /// <summary>The first OpenCL device (GPU preferred); throws when there is none.</summary>
+    /// <summary>OpenCL device number <paramref name="device"/> (in ILGPU's order); throws when there is none.</summary>
     public static IlgpuBackend CreateOpenCL(int device = 0)
     {
         var context = Context.Create(b => b.OpenCL().EnableAlgorithms());
