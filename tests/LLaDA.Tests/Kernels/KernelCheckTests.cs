@@ -24,4 +24,20 @@ public class KernelCheckTests(IlgpuFixture fx, ITestOutputHelper output)
         foreach (var r in results) output.WriteLine($"{r} ({r.Milliseconds:F0} ms)");
         foreach (var r in results) Assert.True(r.Passed, r.ToString());
     }
+
+    [Fact]
+    public void Checks_CoverEveryElementwiseFunctor()
+    {
+        // Every IUnaryOp/IBinaryOp struct has its own check, so a new functor cannot skip the device comparison.
+        var names = KernelCheck.Names.ToHashSet();
+        var aliases = new Dictionary<string, string> { ["equal"] = "eq", ["greater"] = "gt", ["less"] = "lt" };
+        foreach (var t in typeof(LLaDA.Tensors.Ops.IUnaryOp).Assembly.GetTypes().Where(t => t.IsValueType && t.Namespace == "LLaDA.Tensors.Ops"))
+        {
+            string kind = typeof(LLaDA.Tensors.Ops.IUnaryOp).IsAssignableFrom(t) ? "unary" : typeof(LLaDA.Tensors.Ops.IBinaryOp).IsAssignableFrom(t) ? "binary" : "";
+            if (kind.Length == 0) continue;
+            string n = t.Name[..^2].ToLowerInvariant();
+            n = aliases.GetValueOrDefault(n, n);
+            Assert.True(names.Contains($"{kind}.{n}"), $"{t.Name} has no '{kind}.{n}' kernel check");
+        }
+    }
 }
