@@ -21,8 +21,9 @@ public static class Cli
                  pre-train a mask predictor on the bundled Tang poems (--ar: the autoregressive baseline)
           sft    same options, plus --init DIR: fine-tune on poem QA pairs (prompt never masked)
           info   --checkpoint DIR: validate a checkpoint and print its config, parameters and dtypes
-          check  [--device cuda|ilgpu-cpu|opencl] [--size tiny|moderate] [--filter NAME]
+          check  [--device cuda|ilgpu-cpu|opencl] [--size tiny|moderate] [--filter NAME] [--ptx DIR]
                  compare every ILGPU kernel with the CPU backend; exit code 1 on any mismatch
+                 (--ptx DIR: write every kernel's PTX for SM 9.0 instead, for ptxas -v; no GPU needed)
           help   this text
         """;
 

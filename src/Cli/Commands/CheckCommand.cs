@@ -3,7 +3,7 @@ using LLaDA.Kernels;
 
 namespace LLaDA.Cli.Commands;
 
-/// <summary>`llada check --device cuda|ilgpu-cpu|opencl [--size tiny|moderate] [--filter NAME]`: every ILGPU kernel against CpuBackend inside the app.</summary>
+/// <summary>`llada check --device cuda|ilgpu-cpu|opencl [--size tiny|moderate] [--filter NAME] [--ptx DIR]`: every ILGPU kernel against CpuBackend inside the app.</summary>
 /// <remarks>
 /// The GPU machine has no test host, so the comparisons the test suite runs (KernelCheck) are also a command: one line per
 /// kernel and shape with the max abs difference and PASS/FAIL/SKIP; exit code 1 when anything fails. Moderate sizes are
@@ -16,7 +16,16 @@ public static class CheckCommand
         string device = o.String("device") ?? "cuda";
         string? sizeName = o.String("size");
         string? filter = o.String("filter");
+        string? ptxDir = o.String("ptx");
         o.RejectUnknown();
+        if (ptxDir is not null)
+        {
+            // No device needed: ILGPU's PTX backend runs anywhere; ptxas -v on the GPU machine reads the files.
+            var failures = KernelPtxDump.WriteAll(ptxDir);
+            foreach (var f in failures) Console.WriteLine($"PTX FAIL {f}");
+            Console.WriteLine($"wrote the PTX (SM 9.0) of {KernelPtxDump.KernelMethods().Count - failures.Count} kernels to {Path.GetFullPath(ptxDir)}");
+            return failures.Count > 0 ? 1 : 0;
+        }
         if (device == "cpu") throw new OptionException("check compares an ILGPU device with the CPU backend: use --device cuda, ilgpu-cpu or opencl");
         if (Devices.Get(device) is not IlgpuBackend backend) throw new OptionException($"--device {device} is not an ILGPU device");
         var size = sizeName?.ToLowerInvariant() switch

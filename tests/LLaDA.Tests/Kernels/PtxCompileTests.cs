@@ -1,12 +1,8 @@
-using System.Reflection;
 using ILGPU;
-using ILGPU.Backends.EntryPoints;
-using ILGPU.Backends.PTX;
 using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
 using ILGPU.Runtime.Cuda;
 using LLaDA.Kernels;
-using LLaDA.Tensors.Ops;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -20,51 +16,15 @@ namespace LLaDA.Tests.Kernels;
 /// </remarks>
 public class PtxCompileTests(ITestOutputHelper output)
 {
-    /// <summary>All [Kernel] methods, generic ones closed over every matching functor.</summary>
-    public static List<MethodInfo> KernelMethods()
-    {
-        var list = new List<MethodInfo>();
-        var functors = typeof(IUnaryOp).Assembly.GetTypes().Where(t => t.IsValueType && !t.IsAbstract && !t.IsGenericTypeDefinition).ToArray();
-        foreach (var type in typeof(IlgpuBackend).Assembly.GetTypes())
-            foreach (var m in type.GetMethods(BindingFlags.Static | BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.DeclaredOnly))
-            {
-                if (!m.IsDefined(typeof(KernelAttribute), false)) continue;
-                if (!m.IsGenericMethodDefinition)
-                {
-                    list.Add(m);
-                    continue;
-                }
-                var constraint = m.GetGenericArguments()[0].GetGenericParameterConstraints().Single(c => c.IsInterface);
-                foreach (var f in functors.Where(constraint.IsAssignableFrom)) list.Add(m.MakeGenericMethod(f));
-            }
-        return list;
-    }
-
     [Fact]
     public void EveryKernel_CompilesToPtxForSm90()
     {
-        var kernels = KernelMethods();
-        Assert.True(kernels.Count > 40, $"only {kernels.Count} kernels found");
-        using var context = Context.Create(b => b.EnableAlgorithms());
-        using var backend = new PTXBackend(context, CudaArchitecture.SM_90, CudaInstructionSet.ISA_85, null!);
-        var failures = new List<string>();
-        long chars = 0;
-        foreach (var m in kernels)
-        {
-            string name = $"{m.DeclaringType!.Name}.{m.Name}{(m.IsGenericMethod ? "<" + m.GetGenericArguments()[0].Name + ">" : "")}";
-            try
-            {
-                var compiled = (PTXCompiledKernel)backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(m), KernelSpecialization.Empty);
-                Assert.Contains(".entry", compiled.PTXAssembly);
-                chars += compiled.PTXAssembly.Length;
-            }
-            catch (Exception e)
-            {
-                failures.Add($"{name}: {e.GetType().Name}: {e.Message}");
-            }
-        }
-        output.WriteLine($"{kernels.Count} kernels, {chars:N0} chars of PTX");
-        Assert.True(failures.Count == 0, $"{failures.Count} of {kernels.Count} kernels do not compile to PTX:\n" + string.Join("\n", failures));
+        var results = KernelPtxDump.CompileAll(CudaArchitecture.SM_90, CudaInstructionSet.ISA_85);
+        Assert.True(results.Count > 40, $"only {results.Count} kernels found");
+        var failures = results.Where(r => r.Ptx is null).Select(r => $"{r.Name}: {r.Error}").ToList();
+        Assert.True(failures.Count == 0, $"{failures.Count} of {results.Count} kernels do not compile to PTX:\n" + string.Join("\n", failures));
+        foreach (var (name, ptx, _) in results) Assert.True(ptx!.Contains(".entry", StringComparison.Ordinal), $"{name}: no .entry in its PTX");
+        output.WriteLine($"{results.Count} kernels, {results.Sum(r => r.Ptx!.Length):N0} chars of PTX");
     }
 
     [Fact]
