@@ -33,6 +33,9 @@ public static class Cli
           eval reversal [--data FILE] [--poems N] [--steps N] [--batch N] [--lr X] [--seed N]
                  [--max-queries N] [--threshold X] [--cache none|prefix|dual] [--json]:
                  LLaDA-mini vs AR-mini, forward vs reversed couplets (optionally also fast decoding)
+          check  [--device cuda|ilgpu-cpu|opencl] [--size tiny|moderate] [--filter NAME] [--ptx DIR]
+                 compare every ILGPU kernel with the CPU backend; exit code 1 on any mismatch
+                 (--ptx DIR: write every kernel's PTX for SM 9.0 instead, for ptxas -v; no GPU needed)
           help   this text
         """;
 
@@ -58,6 +61,7 @@ public static class Cli
                 "generate" => Commands.GenerateCommand.Run(opts),
                 "chat" => Commands.ChatCommand.Run(opts),
                 "eval" => Commands.EvalCommand.Run(opts),
+                "check" => Commands.CheckCommand.Run(opts),
                 _ => Fail($"unknown command '{args[0]}'"),
             };
         }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using LLaDA.Kernels;
+using LLaDA.Tests.Testing;
 using Xunit;
 
 namespace LLaDA.Tests.Kernels;

@@ -1,0 +1,469 @@
+using System.Diagnostics;
+using System.Globalization;
+using LLaDA.Tensors;
+using LLaDA.Tensors.Cpu;
+using LLaDA.Tensors.Ops;
+using LLaDA.Tensors.Random;
+
+namespace LLaDA.Kernels;
+
+/// <summary>Outcome of one kernel-vs-CpuBackend comparison.</summary>
+/// <param name="Name">Check name ("softmax", "copy.f32-bf16", …).</param>
+/// <param name="Shape">The shape it ran at.</param>
+/// <param name="MaxAbsDiff">Largest |cpu − device| over all outputs (0 for exact matches).</param>
+/// <param name="Status">PASS, FAIL or SKIP.</param>
+/// <param name="Detail">Why it failed or was skipped (worst element, exception), else empty.</param>
+public sealed record CheckResult(string Name, string Shape, double MaxAbsDiff, string Status, string Detail, double Milliseconds)
+{
+    public bool Passed => Status != "FAIL";
+
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture,
+        $"{Name,-24} {Shape,-22} max|diff| {MaxAbsDiff,-10:G3} {Status}{(Detail.Length > 0 ? "  " + Detail : "")}");
+}
+
+/// <summary>Every IBackend primitive run on a device backend and on CpuBackend with the same seeded inputs, compared elementwise.</summary>
+/// <remarks>
+/// Shared by the test suite (tiny shapes on ILGPU's CPU accelerator) and `llada check` (moderate shapes on the GPU, where
+/// no test host exists). A check passes when every output satisfies |cpu − device| ≤ atol + rtol·|cpu| (NaN matches NaN,
+/// ±∞ must match exactly). MatMul and attention checks report SKIP while their kernels throw NotImplementedException.
+/// </remarks>
+public static class KernelCheck
+{
+    /// <summary>Tiny: edge sizes around the warp for the CPU accelerator (~1,700× slower than C#). Moderate: model-like sizes for a GPU.</summary>
+    public enum Size { Tiny, Moderate }
+
+    private delegate Tensor[] Runner(IBackend backend, int[] shape);
+
+    private sealed record Case(string Name, int[][] Tiny, int[][] Moderate, Runner Run, double Atol, double Rtol);
+
+    /// <summary>Names of all checks, in run order.</summary>
+    public static IReadOnlyList<string> Names => Cases.Select(c => c.Name).ToArray();
+
+    /// <summary>Runs one check at every shape of the size class.</summary>
+    public static List<CheckResult> Run(string name, IBackend device, Size size)
+    {
+        var c = Cases.FirstOrDefault(x => x.Name == name) ?? throw new ArgumentException($"no kernel check named '{name}'");
+        var res = new List<CheckResult>();
+        foreach (var shape in size == Size.Tiny ? c.Tiny : c.Moderate) res.Add(RunOne(c, device, shape));
+        return res;
+    }
+
+    /// <summary>Runs every check (optionally only names containing <paramref name="filter"/>), reporting each result as it completes.</summary>
+    public static List<CheckResult> RunAll(IBackend device, Size size, string? filter = null, Action<CheckResult>? report = null)
+    {
+        var all = new List<CheckResult>();
+        foreach (var c in Cases)
+        {
+            if (filter is not null && !c.Name.Contains(filter, StringComparison.OrdinalIgnoreCase)) continue;
+            foreach (var shape in size == Size.Tiny ? c.Tiny : c.Moderate)
+            {
+                var r = RunOne(c, device, shape);
+                report?.Invoke(r);
+                all.Add(r);
+            }
+        }
+        return all;
+    }
+
+    private static CheckResult RunOne(Case c, IBackend device, int[] shape)
+    {
+        string shapeText = Check.Fmt(shape);
+        var sw = Stopwatch.StartNew();
+        try
+        {
+            using var scope = new TensorScope();
+            var expected = c.Run(CpuBackend.Default, shape);
+            var actual = c.Run(device, shape);
+            double maxDiff = 0;
+            for (int k = 0; k < expected.Length; k++)
+            {
+                if (!expected[k].Shape.SequenceEqual(actual[k].Shape))
+                    return new CheckResult(c.Name, shapeText, double.NaN, "FAIL", $"output {k}: shape {Check.Fmt(actual[k].Shape)} != {Check.Fmt(expected[k].Shape)}", sw.Elapsed.TotalMilliseconds);
+                var e = expected[k].ToArray();
+                var a = actual[k].ToArray();
+                var (diff, bad) = Compare(e, a, c.Atol, c.Rtol);
+                maxDiff = Math.Max(maxDiff, diff);
+                if (bad >= 0)
+                    return new CheckResult(c.Name, shapeText, maxDiff, "FAIL",
+                        string.Create(CultureInfo.InvariantCulture, $"output {k} [{bad}]: cpu {e[bad]:G9}, device {a[bad]:G9} (atol {c.Atol}, rtol {c.Rtol})"), sw.Elapsed.TotalMilliseconds);
+            }
+            return new CheckResult(c.Name, shapeText, maxDiff, "PASS", "", sw.Elapsed.TotalMilliseconds);
+        }
+        catch (NotImplementedException e)
+        {
+            return new CheckResult(c.Name, shapeText, 0, "SKIP", e.Message, sw.Elapsed.TotalMilliseconds);
+        }
+        catch (Exception e)
+        {
+            return new CheckResult(c.Name, shapeText, double.NaN, "FAIL", $"{e.GetType().Name}: {e.Message}", sw.Elapsed.TotalMilliseconds);
+        }
+    }
+
+    /// <summary>Max |e − a| and the index of the worst element out of tolerance (−1 when all pass).</summary>
+    private static (double MaxDiff, int Worst) Compare(float[] e, float[] a, double atol, double rtol)
+    {
+        double max = 0, worstRatio = 0;
+        int worst = -1;
+        for (int i = 0; i < e.Length; i++)
+        {
+            double x = e[i], y = a[i];
+            if (double.IsNaN(x) && double.IsNaN(y)) continue;
+            if (double.IsInfinity(x) || double.IsInfinity(y))
+            {
+                if (x == y) continue;
+                return (double.PositiveInfinity, i);
+            }
+            double d = Math.Abs(x - y);
+            if (double.IsNaN(d)) return (double.NaN, i);
+            max = Math.Max(max, d);
+            double ratio = d / (atol + rtol * Math.Abs(x));
+            if (ratio > 1 && ratio > worstRatio)
+            {
+                worstRatio = ratio;
+                worst = i;
+            }
+        }
+        return (max, worst);
+    }
+
+    // ---------------------------------------------------------------- inputs
+
+    /// <summary>U[lo, hi) floats from System.Random(seed) on the CPU, moved to the backend.</summary>
+    private static Tensor Uniform(IBackend b, int seed, int[] shape, float lo = -2f, float hi = 2f)
+    {
+        long n = 1;
+        foreach (int s in shape) n *= s;
+        var r = new System.Random(seed);
+        var a = new float[n];
+        for (long i = 0; i < n; i++) a[i] = lo + (float)r.NextDouble() * (hi - lo);
+        return Tensor.FromSpan<float>(a, shape, DType.F32, b);
+    }
+
+    private static Tensor Ints(IBackend b, int seed, int[] shape, int lo, int hi)
+    {
+        long n = 1;
+        foreach (int s in shape) n *= s;
+        var r = new System.Random(seed);
+        var a = new int[n];
+        for (long i = 0; i < n; i++) a[i] = r.Next(lo, hi);
+        return Tensor.FromSpan<int>(a, shape, DType.I32, b);
+    }
+
+    /// <summary>A non-contiguous view with the given shape: the transpose of (…, last, second-last) storage.</summary>
+    private static Tensor Transposed(IBackend b, int seed, int[] shape, float lo = -2f, float hi = 2f)
+    {
+        var swapped = (int[])shape.Clone();
+        (swapped[^1], swapped[^2]) = (swapped[^2], swapped[^1]);
+        return Uniform(b, seed, swapped, lo, hi).Transpose(-1, -2);
+    }
+
+    private static int[][] S(params int[][] shapes) => shapes;
+
+    // ---------------------------------------------------------------- the checks
+
+    private static readonly Case[] Cases = BuildCases();
+
+    private static Case Unary<TOp>(string name, TOp op, float lo = -2f, float hi = 2f, double atol = 1e-6, double rtol = 1e-5) where TOp : struct, IUnaryOp
+        => new("unary." + name, S([33]), S([4096, 1024]), (b, s) => [Uniform(b, 11, s, lo, hi).Map(op)], atol, rtol);
+
+    private static Case Binary<TOp>(string name, TOp op, float lo = -2f, float hi = 2f, double atol = 1e-6, double rtol = 1e-5) where TOp : struct, IBinaryOp
+        => new("binary." + name, S([33], [257]), S([4096, 1024]), (b, s) => [Tensor.Zip(op, Uniform(b, 12, s, lo, hi), Uniform(b, 13, s, lo, hi))], atol, rtol);
+
+    private static Case[] BuildCases() =>
+    [
+        // ---- copies and dtype conversions (strided views on both sides)
+        new("copy.transpose", S([3, 33, 2], [1, 5, 32]), S([64, 512, 512]), (b, s) => [Transposed(b, 1, s).Contiguous()], 0, 0),
+        new("copy.narrow-dst", S([4, 5]), S([1024, 4096]), (b, s) =>
+        {
+            var x = Uniform(b, 2, s);
+            var y = Uniform(b, 3, [s[0], s[1] - 1]);
+            return [Tensor.Cat([x, y], 1)];
+        }, 0, 0),
+        new("copy.f32-bf16", S([37]), S([1 << 22]), (b, s) => [Uniform(b, 4, s, -70000f, 70000f).Cast(DType.BF16).Cast(DType.F32)], 0, 0),
+        new("copy.f32-f16", S([37]), S([1 << 22]), (b, s) => [Uniform(b, 5, s, -70000f, 70000f).Cast(DType.F16).Cast(DType.F32)], 0, 0),
+        new("copy.f16-small", S([37]), S([1 << 22]), (b, s) => [Uniform(b, 6, s, -1e-4f, 1e-4f).Cast(DType.F16).Cast(DType.F32)], 0, 0),
+        new("copy.f32-i32", S([37]), S([1 << 22]), (b, s) => [Uniform(b, 7, s, -1000f, 1000f).Cast(DType.I32).Cast(DType.F32)], 0, 0),
+        new("copy.i32-bf16-f16", S([37]), S([1 << 22]), (b, s) =>
+        {
+            var i = Ints(b, 8, s, -100000, 100000);
+            return [i.Cast(DType.BF16).Cast(DType.F32), i.Cast(DType.F16).Cast(DType.F32)];
+        }, 0, 0),
+        new("copy.bf16-transpose", S([3, 4]), S([2048, 2048]), (b, s) =>
+        {
+            using var h = Transposed(b, 9, s).Cast(DType.BF16);
+            return [h.Transpose(0, 1).Contiguous(DType.F16).Cast(DType.F32)];
+        }, 0, 0),
+        new("fill", S([5]), S([1 << 22]), (b, s) =>
+            [Tensor.Full(s, 1.5f, DType.F32, b), Tensor.Full(s, -3.7f, DType.I32, b).Cast(DType.F32),
+             Tensor.Full(s, 3.14159f, DType.BF16, b).Cast(DType.F32), Tensor.Full(s, 3.14159f, DType.F16, b).Cast(DType.F32)], 0, 0),
+
+        // ---- unary functors (every IUnaryOp), then a strided one
+        Unary("neg", new NegOp()), Unary("abs", new AbsOp()), Unary("exp", new ExpOp()),
+        Unary("log", new LogOp(), 0.01f, 4f), Unary("sqrt", new SqrtOp(), 0f, 4f), Unary("rsqrt", new RsqrtOp(), 0.01f, 4f),
+        Unary("square", new SquareOp()), Unary("reciprocal", new ReciprocalOp(), 0.1f, 4f), Unary("tanh", new TanhOp()),
+        Unary("sigmoid", new SigmoidOp()), Unary("silu", new SiluOp()), Unary("relu", new ReluOp()), Unary("step", new StepOp()),
+        Unary("scale", new ScaleOp(-2.5f)), Unary("addscalar", new AddScalarOp(0.75f)), Unary("powscalar", new PowScalarOp(1.7f), 0f, 3f),
+        Unary("clamp", new ClampOp(-0.5f, 1f)), Unary("identity", new IdentityOp()),
+        new("unary.strided", S([3, 33], [2, 3, 5]), S([1024, 4096]), (b, s) => [Transposed(b, 14, s).Map(new SiluOp())], 1e-6, 1e-5),
+
+        // ---- binary functors (every IBinaryOp), broadcasting
+        Binary("add", new AddOp()), Binary("sub", new SubOp()), Binary("mul", new MulOp()), Binary("div", new DivOp(), 0.5f, 2f),
+        Binary("maximum", new MaximumOp()), Binary("minimum", new MinimumOp()), Binary("pow", new PowOp(), 0.1f, 2f),
+        Binary("gt", new GreaterOp()), Binary("lt", new LessOp()),
+        new("binary.eq", S([33]), S([4096, 1024]), (b, s) => [Ints(b, 61, s, 0, 3).Cast(DType.F32).Eq(Ints(b, 62, s, 0, 3).Cast(DType.F32))], 0, 0),
+        new("binary.broadcast", S([3, 1, 33], [1, 4, 1]), S([64, 1, 4096]), (b, s) =>
+        {
+            var x = Uniform(b, 15, s);
+            var row = Uniform(b, 16, [s[^1]]);
+            var col = Uniform(b, 17, [s[0], s[1], 1]);
+            return [x.Add(row), x.Mul(col), Transposed(b, 18, [s[0], s[^1]]).Sub(row)];
+        }, 1e-6, 1e-5),
+
+        // ---- where
+        new("where", S([3, 33]), S([1024, 4096]), (b, s) =>
+        {
+            var cf = Uniform(b, 19, s).Gt(Tensor.Scalar(0f, b));                          // F32 0/1
+            var ci = Ints(b, 20, [s[^1]], 0, 2);                                          // I32, broadcast over rows
+            var x = Uniform(b, 21, s);
+            var y = Uniform(b, 22, [s[0], 1]);
+            var ix = Ints(b, 23, s, -9, 9);
+            return [Tensor.Where(cf, x, y), Tensor.Where(ci, x, Transposed(b, 24, s)), Tensor.Where(ci, ix, Ints(b, 25, [1], 5, 6)).Cast(DType.F32), x.MaskedFill(ci, -1e9f)];
+        }, 0, 0),
+
+        // ---- reductions along every kind of dim
+        new("reduce.last", S([3, 1], [2, 31], [2, 32], [1, 257]), S([256, 32768]), (b, s) =>
+        {
+            var x = Uniform(b, 26, s);
+            return [x.Sum(-1), x.Mean(-1), x.Max(-1), x.Min(-1)];
+        }, 2e-3, 1e-5), // sums of 32 K values ≈ ±200: summation orders differ by ~1e-4 absolute
+        new("reduce.middle", S([2, 5, 3], [1, 33, 2]), S([64, 512, 256]), (b, s) =>
+        {
+            var x = Uniform(b, 27, s);
+            return [x.Sum(1), x.Mean(1), x.Max(0), x.Min(1)];
+        }, 2e-4, 1e-5),
+        new("argmax", S([3, 33], [2, 257], [2, 5, 3]), S([256, 32768]), (b, s) =>
+        {
+            var x = Uniform(b, 28, s);
+            return [x.ArgMax(-1).Cast(DType.F32), x.ArgMax(0).Cast(DType.F32)];
+        }, 0, 0),
+        new("topk", S([3, 33], [1, 5]), S([64, 4096]), (b, s) =>
+        {
+            var (v, i) = Uniform(b, 29, s).TopK(Math.Min(5, s[^1]));
+            return [v, i.Cast(DType.F32)];
+        }, 0, 0),
+
+        // ---- fused transformer primitives
+        new("softmax", S([3, 1], [2, 31], [2, 33], [1, 130], [1, 257]), S([256, 32768]), (b, s) =>
+        {
+            var x = Uniform(b, 30, s, -8f, 8f);
+            var y = x.Softmax();
+            var ly = x.LogSoftmax();
+            var dy = Uniform(b, 31, s);
+            return [y, ly, Tensor.SoftmaxBackward(y, dy, false), Tensor.SoftmaxBackward(ly, dy, true)];
+        }, 1e-6, 1e-4),
+        new("softmax.dim0", S([5, 3]), S([4096, 256]), (b, s) => [Uniform(b, 32, s).Softmax(0)], 1e-6, 1e-4),
+        new("rmsnorm", S([3, 32], [1, 130], [1, 1025]), S([2048, 4096]), (b, s) =>
+        {
+            var x = Uniform(b, 33, s);
+            var w = Uniform(b, 34, [s[^1]], 0.5f, 1.5f);
+            var (y, rstd) = x.RmsNorm(w, 1e-5f);
+            var (dx, dw) = Tensor.RmsNormBackward(Uniform(b, 35, s), x, w, rstd);
+            return [y, rstd, dx, dw];
+        }, 3e-4, 1e-4), // dweight sums 2 K rows in a different (chunked) order than the CPU
+        new("rope", S([2, 3, 2, 8]), S([2, 512, 32, 128]), (b, s) =>
+        {
+            var x = Uniform(b, 36, s);
+            return [x.Rope(10000f), x.Rope(500000f, 7), x.RopeBackward(10000f, 3)];
+        }, 1e-6, 1e-5),
+        new("silugate", S([33], [257]), S([2048, 4096]), (b, s) =>
+        {
+            var g = Uniform(b, 37, s, -6f, 6f);
+            var u = Uniform(b, 38, s);
+            var (dg, du) = Tensor.SiluGateBackward(g, u, Uniform(b, 39, s));
+            return [Tensor.SiluGate(g, u), dg, du];
+        }, 1e-6, 1e-5),
+        new("crossentropy", S([5, 33], [3, 129]), S([256, 32000]), (b, s) =>
+        {
+            int n = s[0], v = s[1];
+            var logits = Uniform(b, 40, s, -6f, 6f);
+            var t = Ints(b, 41, [n], -1, v);                       // some rows ignored (target −1)
+            var w = Uniform(b, 42, [n], 0f, 2f);
+            var (loss, lse) = Tensor.CrossEntropy(logits, t, w);
+            var dl = Tensor.CrossEntropyBackward(logits, t, w, lse, Uniform(b, 43, [n]));
+            return [loss, lse, dl];
+        }, 1e-5, 1e-4),
+        new("embedding", S([7, 33]), S([8192, 1024]), (b, s) =>
+        {
+            int v = s[0], c = s[1];
+            var w = Uniform(b, 44, s);
+            var ids = Ints(b, 45, [3, v / 2 + 1], 0, v);        // repeated ids
+            var y = Tensor.Embedding(w, ids);
+            var dw = Tensor.Zeros(s, DType.F32, b);
+            dw.IndexAdd(ids, Uniform(b, 46, [3, v / 2 + 1, c]));
+            return [y, dw];
+        }, 1e-5, 1e-5),
+        new("gather-scatter", S([3, 33]), S([512, 4096]), (b, s) =>
+        {
+            var x = Uniform(b, 47, s);
+            var idx = Ints(b, 48, [s[0], 9], 0, s[1]);
+            var dst = Tensor.Zeros(s, DType.F32, b);
+            dst.ScatterAdd(idx, Uniform(b, 49, [s[0], 9]));
+            return [x.Gather(idx), dst];
+        }, 1e-5, 1e-5),
+        new("adamw", S([255], [1]), S([1 << 22]), (b, s) =>
+        {
+            var p = Uniform(b, 50, s);
+            var m = Uniform(b, 51, s, -0.1f, 0.1f);
+            var v = Uniform(b, 52, s, 0f, 0.01f);
+            p.AdamWStep(Uniform(b, 53, s), m, v, new AdamWStep(1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 7));
+            return [p, m, v];
+        }, 1e-6, 1e-5),
+        new("random.uniform", S([1], [37]), S([1 << 22]), (b, s) => [Tensor.Rand(s, 1234, 5, b), Tensor.Rand(s, ulong.MaxValue - 3, 1UL << 40, b)], 0, 0),
+        new("random.normal", S([1], [37]), S([1 << 22]), (b, s) => [Tensor.Randn(s, 1234, 5, b)], 1e-5, 1e-5),
+
+        // ---- diffusion kernels (device only): against the scalar references below
+        new("masking", S([3, 37]), S([64, 4096]), Masking, 0, 0),
+        new("sampling", S([3, 33], [2, 130]), S([256, 32000]), Sampling, 1e-6, 1e-5),
+
+        // ---- the other helper's kernels (SKIP until they exist)
+        new("matmul", S([1, 3, 5, 33], [2, 33, 4, 7]), S([1, 1024, 1024, 1024], [8, 256, 256, 64]), (b, s) =>
+        {
+            int bt = s[0], m = s[1], k = s[2], n = s[3];
+            var a = Uniform(b, 54, [bt, m, k], -1f, 1f);
+            var w = Uniform(b, 55, [bt, k, n], -1f, 1f);
+            var wt = Transposed(b, 56, [k, n], -1f, 1f);
+            return [a.MatMul(w), a.MatMul(wt)];
+        }, 1e-4, 1e-4),
+        new("attention", S([1, 2, 1, 5, 8], [2, 4, 2, 33, 16]), S([2, 8, 2, 256, 64]), (b, s) =>
+        {
+            int bt = s[0], nh = s[1], nkv = s[2], t = s[3], hs = s[4];
+            var q = Uniform(b, 57, [bt, t, nh, hs], -1f, 1f).Transpose(1, 2);
+            var k = Uniform(b, 58, [bt, t, nkv, hs], -1f, 1f).Transpose(1, 2);
+            var v = Uniform(b, 59, [bt, t, nkv, hs], -1f, 1f).Transpose(1, 2);
+            var (o, lse) = Tensor.Attention(q, k, v, AttnMask.Causal);
+            var (dq, dk, dv) = Tensor.AttentionBackward(q, k, v, o, lse, Uniform(b, 60, [bt, nh, t, hs], -1f, 1f), AttnMask.Causal);
+            return [o, lse, dq, dk, dv];
+        }, 1e-4, 1e-4),
+    ];
+
+    // ---------------------------------------------------------------- diffusion kernels and their references
+
+    private const int MaskId = 7;
+
+    /// <summary>Pre-training (random cut forced) and SFT noise of ids (B, L): MaskingKernels on a device, <see cref="MaskReference"/> on the CPU.</summary>
+    private static Tensor[] Masking(IBackend b, int[] s)
+    {
+        int batch = s[0], l = s[1];
+        var ids = new int[batch * l];
+        var r = new System.Random(63);
+        for (int i = 0; i < ids.Length; i++) ids[i] = r.Next(0, 100);
+        var prompts = new int[batch];
+        for (int i = 0; i < batch; i++) prompts[i] = r.Next(0, l);
+        int cut = MaskingKernels.CutLength(91, 3, l, 1f);
+        var res = new List<Tensor>();
+        foreach (var (p, c, step) in new[] { ((int[]?)null, cut, 3UL), (prompts, l, 4UL) })
+        {
+            var noisy = new int[batch * c];
+            var w = new float[batch * c];
+            var pm = new float[batch];
+            if (b is IlgpuBackend g)
+            {
+                using var scope = new TensorScope();
+                var tIds = Tensor.FromSpan<int>(ids, [batch, l], DType.I32, g);
+                var tP = p is null ? null : Tensor.FromSpan<int>(p, [batch], DType.I32, g);
+                var tN = Tensor.Empty([batch, c], DType.I32, g);
+                var tW = Tensor.Empty([batch, c], DType.F32, g);
+                var tPm = Tensor.Empty([batch], DType.F32, g);
+                MaskingKernels.ForwardProcess(g.Kernels, g.View<int>(tIds), tP is null ? ILGPU.ArrayView<int>.Empty : g.View<int>(tP),
+                    g.View<int>(tN), g.View<float>(tW), g.View<float>(tPm), batch, l, c, MaskId, 1e-3f, 91, step);
+                g.Download<int>(tN, noisy);
+                g.Download<float>(tW, w);
+                g.Download<float>(tPm, pm);
+            }
+            else MaskReference(ids, p, batch, l, c, MaskId, 1e-3f, 91, step, noisy, w, pm);
+            res.Add(Tensor.FromSpan<int>(noisy, [batch, c], DType.I32, CpuBackend.Default).Cast(DType.F32));
+            res.Add(Tensor.FromSpan<float>(w, [batch, c], DType.F32, CpuBackend.Default));
+            res.Add(Tensor.FromSpan<float>(pm, [batch], DType.F32, CpuBackend.Default));
+        }
+        return res.ToArray();
+    }
+
+    /// <summary>ForwardProcess's draws written densely (the contract of MaskingKernels.ForwardProcess), one token at a time.</summary>
+    public static void MaskReference(int[] ids, int[]? prompts, int batch, int length, int cut, int maskId, float eps, ulong seed, ulong step,
+                                     int[] noisy, float[] weights, float[] pMask)
+    {
+        ulong offset = step << 32;
+        for (int i = 0; i < batch; i++)
+        {
+            float t = Philox.ToUniform(Philox.Word(seed, offset, 2 + i));
+            float p = (1 - eps) * t + eps;
+            pMask[i] = p;
+            int prompt = prompts?[i] ?? 0;
+            float w = prompts is not null ? 1f / (p * (length - prompt) * batch) : 1f / (p * batch * cut);
+            for (int j = 0; j < cut; j++)
+            {
+                float u = Philox.ToUniform(Philox.Word(seed, offset, 2 + batch + (long)i * length + j));
+                bool masked = j >= prompt && u < p;
+                noisy[i * cut + j] = masked ? maskId : ids[i * length + j];
+                weights[i * cut + j] = masked ? w : 0f;
+            }
+        }
+    }
+
+    /// <summary>Gumbel-argmax tokens and confidences of logits (N, V) at T = 0 and T = 0.8: SamplingKernels on a device, <see cref="SampleReference"/> on the CPU.</summary>
+    private static Tensor[] Sampling(IBackend b, int[] s)
+    {
+        int rows = s[0], v = s[1];
+        using var lt = Uniform(CpuBackend.Default, 64, s, -5f, 5f);
+        var logits = lt.ToArray();
+        logits[1] = float.NegativeInfinity;
+        var res = new List<Tensor>();
+        foreach (float temperature in new[] { 0f, 0.8f })
+        {
+            var tokens = new int[rows];
+            var conf = new float[rows];
+            if (b is IlgpuBackend g)
+            {
+                using var scope = new TensorScope();
+                var tl = Tensor.FromSpan<float>(logits, s, DType.F32, g);
+                var tt = Tensor.Empty([rows], DType.I32, g);
+                var tc = Tensor.Empty([rows], DType.F32, g);
+                SamplingKernels.GumbelArgmaxConfidence(g.Kernels, g.View<float>(tl), g.View<int>(tt), g.View<float>(tc), rows, v, temperature, 5, 99);
+                g.Download<int>(tt, tokens);
+                g.Download<float>(tc, conf);
+            }
+            else SampleReference(logits, rows, v, temperature, 5, 99, tokens, conf);
+            res.Add(Tensor.FromSpan<int>(tokens, [rows], DType.I32, CpuBackend.Default).Cast(DType.F32));
+            res.Add(Tensor.FromSpan<float>(conf, [rows], DType.F32, CpuBackend.Default));
+        }
+        return res.ToArray();
+    }
+
+    /// <summary>Scalar fp32 reference of SamplingKernels.GumbelArgmaxConfidence (same noise words, first maximum wins).</summary>
+    public static void SampleReference(float[] logits, int rows, int v, float temperature, ulong seed, ulong offset, int[] tokens, float[] confidence)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            int best = 0;
+            float bestScore = 0, m = float.NegativeInfinity;
+            for (int j = 0; j < v; j++)
+            {
+                float l = logits[(long)r * v + j];
+                m = Math.Max(m, l);
+                float score = l;
+                if (temperature > 0 && l != float.NegativeInfinity)
+                    score = l / temperature - MathF.Log(-MathF.Log(SamplingKernels.OpenUniform(Philox.Word(seed, offset, (long)r * v + j))));
+                if (j == 0 || score > bestScore)
+                {
+                    bestScore = score;
+                    best = j;
+                }
+            }
+            float sum = 0;
+            if (m != float.NegativeInfinity)
+                for (int j = 0; j < v; j++) sum += MathF.Exp(logits[(long)r * v + j] - m);
+            tokens[r] = best;
+            confidence[r] = m == float.NegativeInfinity ? 0f : MathF.Exp(logits[(long)r * v + best] - m) / sum;
+        }
+    }
+}
