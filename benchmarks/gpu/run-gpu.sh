@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The single prepared device call (see benchmarks/gpu/README.md). Runs from the repository root on the GPU machine
 # with the carried .gpu/ folder:
-#   .gpu/kernels/bundle.tar.xz  llada-kernels (benchmarks/gpu/KernelRunner): kernel PTX dump, check, bench
-#   .gpu/bundle.tar.xz          the llada CLI (optional): `check --device cuda`, `bench --device cuda`
+#   .gpu/bundle.tar.xz          the llada CLI: `kernels ptx|check|bench`, `check --device cuda`, `bench train|sample --device cuda`
+#   .gpu/peers/llada_torch.py   the same model's training step in PyTorch eager (copy of benchmarks/peers/)
 #   .gpu/torch_ref.py           same-run PyTorch reference (copy of shared/gpu/torch_ref.py)
 # Writes everything under $OUT: ptx/*.ptx, ptxas.log, kernels-check.log, kernels-bench.jsonl, torch_ref.jsonl,
 # check.log, bench.log, summary.txt (our TFLOP/s vs PyTorch's on the same shapes), stages.log (exit code and seconds
@@ -82,7 +82,11 @@ fi
 
 if want cli && [ -n "$CLI" ]; then
   stage cli-check 90 "$CLI" check --device "$DEVICE" > "$OUT/check.log" 2>&1
-  stage cli-bench 120 "$CLI" bench --device "$DEVICE" > "$OUT/bench.log" 2>&1
+  stage cli-bench 120 "$CLI" bench train --device "$DEVICE" > "$OUT/bench.log" 2>&1
+  stage cli-sample 90 "$CLI" bench sample --device "$DEVICE" > "$OUT/sample.log" 2>&1
+  if [ -f "$GPU_DIR/peers/llada_torch.py" ] && [ "$DEVICE" = cuda ]; then
+    stage torch-train 90 python3 "$GPU_DIR/peers/llada_torch.py" > "$OUT/torch_train.jsonl" 2> "$OUT/torch_train.err"
+  fi
 fi
 
 # Ratios: our TFLOP/s over PyTorch's for the same op, dtype and shape (1.0 = parity).

@@ -11,7 +11,7 @@ public static class Cli
         usage: llada <command> [options]
 
         commands:
-          bench [op] [--json] [--threads N] [--quick] [--profile]
+          bench [op] [--json] [--threads N] [--quick] [--profile] [--device cpu|cuda|ilgpu-cpu]
                  time the CPU primitives; op ∈ {all, matmul, attention, elementwise, reduce,
                  softmax, rmsnorm, rope, crossentropy, embedding, adamw, train, sample}
                  (sample: decoding modes at gen length 256; --checkpoint DIR uses a trained model)
@@ -36,6 +36,8 @@ public static class Cli
           check  [--device cuda|ilgpu-cpu|opencl] [--size tiny|moderate] [--filter NAME] [--ptx DIR]
                  compare every ILGPU kernel with the CPU backend; exit code 1 on any mismatch
                  (--ptx DIR: write every kernel's PTX for SM 9.0 instead, for ptxas -v; no GPU needed)
+          kernels ptx DIR | check | bench [--device cuda|ilgpu-cpu] [--json]
+                 matmul/attention kernels: PTX of every kernel, every path vs the CPU, timings
           help   this text
         """;
 
@@ -62,6 +64,7 @@ public static class Cli
                 "chat" => Commands.ChatCommand.Run(opts),
                 "eval" => Commands.EvalCommand.Run(opts),
                 "check" => Commands.CheckCommand.Run(opts),
+                "kernels" => Commands.KernelsCommand.Run(opts),
                 _ => Fail($"unknown command '{args[0]}'"),
             };
         }

@@ -21,6 +21,8 @@ public static class BenchCommand
         LLaDA.Autograd.OpProfiler.Enabled = o.Flag("profile");
         int threads = o.Int("threads", Environment.ProcessorCount);
         CpuBenchCases.SampleCheckpoint = o.String("checkpoint");
+        var backend = Devices.Get(o.String("device"));
+        CpuBenchCases.Backend = backend;
         o.RejectUnknown();
         string op = o.Positional.Count > 0 ? o.Positional[0] : "all";
         if (op != "all" && !Families.Contains(op))
@@ -30,9 +32,16 @@ public static class BenchCommand
 
         var results = new List<BenchResult>();
         var log = json ? TextWriter.Null : Console.Out;
+        if (backend is LLaDA.Kernels.IlgpuBackend gpu)
+        {
+            // On an ILGPU device: the kernels' own timings (GEMM fp32/bf16/f16, attention), then training steps there.
+            if (op is "all" or "matmul" or "attention") LLaDA.Kernels.KernelBench.Run(gpu.Kernels, Console.Out, json);
+            if (op is not ("all" or "train" or "sample")) return 0;
+            if (op == "all") op = "train";
+        }
         if (!json)
         {
-            Console.WriteLine($"llada bench — cpu backend, {threads} thread(s), {CpuMatMul.BestAvailable} GEMM kernel, {(quick ? "quick" : "full")} run");
+            Console.WriteLine($"llada bench — {backend.Name} backend, {threads} thread(s), {CpuMatMul.BestAvailable} GEMM kernel, {(quick ? "quick" : "full")} run");
             Console.WriteLine($"{"op",-26} {"shape",-34} {"median ms",10} {"GFLOP/s",9} {"GB/s",8}  note");
         }
         foreach (var family in Families)

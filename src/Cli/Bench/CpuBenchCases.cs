@@ -198,9 +198,11 @@ internal static class CpuBenchCases
     {
         var shapes = new List<(string Name, MaskPredictorConfig Cfg, int T, int B)> { ("bench-preset", Presets.Bench(4096), 256, 16) };
         if (!quick) shapes.Add(("poems-preset", Presets.Poems(3000, 2, 0), 66, 16));
+        if (Backend is not CpuBackend)
+            shapes.Add(("d1024x12", Presets.Bench(32000) with { DModel = 1024, NLayers = 12, NHeads = 16, MlpHiddenSize = 4096, MaxSequenceLength = 512 }, 512, 16));
         foreach (var (name, mc, t, b) in shapes)
         {
-            var backend = CpuBackend.Default;
+            var backend = Backend;
             var rows = new List<int[]>();
             for (int r = 0; r < 64; r++)
                 rows.Add(Enumerable.Range(0, t).Select(j => (int)((uint)(r * 7919 + j * 104729) % (uint)(mc.VocabSize - 3))).ToArray());
@@ -208,12 +210,13 @@ internal static class CpuBenchCases
             using var model = new MaskPredictor(mc, 1, backend);
             using var trainer = new Trainer(model, new TrainConfig { Steps = 1_000_000, BatchSize = b, Lr = 1e-3f, Warmup = 0, Seed = 1 }, data, null);
             for (int i = 0; i < 6; i++) trainer.Step(); // warm the pool (the masked-row count varies per step) and the JIT
-            long fresh0 = backend.Pool.FreshBytes;
+            var pool = (backend as CpuBackend)?.Pool;
+            long fresh0 = pool?.FreshBytes ?? 0;
             long managed0 = GC.GetTotalAllocatedBytes(true);
             int steps = quick ? 4 : 8;
             var times = new List<double>();
             for (int i = 0; i < steps; i++) times.Add(trainer.Step().Seconds * 1000);
-            long freshPerStep = (backend.Pool.FreshBytes - fresh0) / steps;
+            long freshPerStep = ((pool?.FreshBytes ?? 0) - fresh0) / steps;
             long managedPerStep = (GC.GetTotalAllocatedBytes(true) - managed0) / steps;
             LLaDA.Autograd.OpProfiler.Reset();
             var (med, best, it) = BenchTimer.Measure(() => trainer.Step(), budget, warmup: 0);
@@ -231,6 +234,9 @@ internal static class CpuBenchCases
         }
     }
 
+    /// <summary>Backend of the "train" family (the CPU unless --device names another).</summary>
+    public static IBackend Backend { get; set; } = CpuBackend.Default;
+
     /// <summary>Checkpoint used by the "sample" family (null: a randomly initialised bench-preset model).</summary>
     public static string? SampleCheckpoint { get; set; }
 
@@ -242,7 +248,7 @@ internal static class CpuBenchCases
         int[] prompt;
         if (SampleCheckpoint is not null)
         {
-            var (m, tok, _) = LLaDA.Cli.Commands.ModelLoader.Load(SampleCheckpoint, CpuBackend.Default);
+            var (m, tok, _) = LLaDA.Cli.Commands.ModelLoader.Load(SampleCheckpoint, Backend);
             model = m;
             sp = LLaDA.Cli.Commands.ModelLoader.Specials(tok, m.Config);
             prompt = [.. (sp.Bos is int b ? new[] { b } : []), .. tok.Encode("床前明月光，")];
@@ -250,7 +256,7 @@ internal static class CpuBenchCases
         else
         {
             var mc = Presets.Bench(4096);
-            model = new MaskPredictor(mc, 1, CpuBackend.Default);
+            model = new MaskPredictor(mc, 1, Backend);
             sp = new LLaDA.Diffusion.Data.SpecialTokens(Eos: mc.EosTokenId, Mask: mc.MaskTokenId, Bos: mc.BosTokenId);
             prompt = [mc.BosTokenId!.Value, 5, 6, 7, 8, 9, 10];
         }
