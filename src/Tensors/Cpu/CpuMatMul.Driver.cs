@@ -10,14 +10,15 @@ namespace LLaDA.Tensors.Cpu;
 //     for pc in 0..k step KC:
 //       pack op(B)[pc.., jc..] → bPack
 //       for ic in rows step MC:                A block  MC×KC  → packed once per (jc, pc, ic), lives in L2
-//         pack op(A)[ic.., pc..] → aPack
+//         pack op(A)[ic.., pc..] → aPack       (skipped when the task has ≤ 4 column panels: read in place)
 //         for jr in 0..nc step NR:             B micro-panel KC×NR, reused by every A micro-panel below
 //           for ir in 0..mc step MR:           A micro-panel MR×KC
 //             micro-kernel → C[ic+ir.., jc+jr..]
 //
 // beta is applied by the first pc block only (the later ones accumulate with beta = 1); alpha is applied once per
 // write-back to the kc-deep partial product, never inside the k loop. Edge tiles (fewer than MR rows or NR columns
-// left) run the same kernel into a scratch tile and copy the valid part, so kernels never see edges.
+// left) run the same kernel into a scratch tile and copy the valid part, so kernels never see edges; the last,
+// partial column panel uses the kernel's narrow variant so that at most NarrowNR − 1 columns are padding.
 public static unsafe partial class CpuMatMul
 {
     /// <summary>All arguments of one Sgemm call, after validation.</summary>
@@ -106,6 +107,15 @@ public static unsafe partial class CpuMatMul
         float* c = g.C + batchIndex * g.StrideC;
         float alpha = g.Alpha;
 
+        // Packing A pays off only when a packed block is reused by many column panels. With at most four per task
+        // (n ≤ 4·NR, e.g. attention's P·V with head size 64 or 128) the kernel reads op(A) in place instead; only a
+        // partial last row panel is still packed, because its missing rows must read as zeros. Measured on two cores:
+        // b64×256×64×256 133 → 165 GFLOP/s, 2048×128×2048 189 → 218, 2048×256×2048 199 → 214; with many panels
+        // reading in place was even for transA = false and 3 % slower for transA = true. Transposed in place, each k
+        // step reads another row of the stored A, so that is kept to lda ≤ 256 (≥ 4 steps per 4 KiB page; with
+        // lda = 4096 every step was a TLB miss and m4096·n16·k1024 ran at half speed).
+        bool packA = RoundUp(j1 - j0, nr) > 4 * nr || (g.TransA && g.Lda > 256);
+
         for (int jc = j0; jc < j1; jc += TKernel.NC)
         {
             int nc = Math.Min(TKernel.NC, j1 - jc);
@@ -117,7 +127,12 @@ public static unsafe partial class CpuMatMul
                 for (int ic = i0; ic < i1; ic += TKernel.MC)
                 {
                     int mc = Math.Min(TKernel.MC, i1 - ic);
-                    PackA<TKernel>(a, g.Lda, g.TransA, ic, mc, pc, kc, aPack);
+                    int fullRows = packA ? 0 : mc / mr * mr;
+                    if (fullRows < mc)
+                    {
+                        PackA<TKernel>(a, g.Lda, g.TransA, ic + fullRows, mc - fullRows, pc, kc, aPack + (nint)fullRows * kc);
+                    }
+
                     for (int jr = 0; jr < nc; jr += nr)
                     {
                         int nCols = Math.Min(nr, nc - jr);
@@ -126,23 +141,42 @@ public static unsafe partial class CpuMatMul
                         {
                             int mRows = Math.Min(mr, mc - ir);
                             float* aPanel = aPack + (nint)ir * kc;
-                            if (transposedC)
+                            nint aRow = 1, aStep = mr;
+                            if (ir < fullRows)
                             {
-                                // Tile element (r, j) is C[(jc+jr+j)·ldc + ic+ir+r].
-                                TKernel.Run(kc, aPanel, bPanel, tile, nr, 1f, 0f);
-                                MergeEdgeTileTransposed(tile, nr, c + (jc + jr) * g.Ldc + ic + ir, g.Ldc, mRows, nCols, alpha, beta);
-                                continue;
+                                // op(A)(i, p) in place: a[i·lda + p], or a[p·lda + i] when transposed.
+                                aPanel = g.TransA ? a + (nint)pc * g.Lda + ic + ir : a + (ic + ir) * g.Lda + pc;
+                                aRow = g.TransA ? 1 : g.Lda;
+                                aStep = g.TransA ? g.Lda : 1;
                             }
 
-                            float* cTile = c + (ic + ir) * g.Ldc + jc + jr;
-                            if (mRows == mr && nCols == nr)
+                            if (nCols == nr && mRows == mr && !transposedC)
                             {
-                                TKernel.Run(kc, aPanel, bPanel, cTile, g.Ldc, alpha, beta);
+                                // The common case: a full tile straight into C.
+                                TKernel.Run(kc, aPanel, aRow, aStep, bPanel, c + (ic + ir) * g.Ldc + jc + jr, g.Ldc, alpha, beta);
+                            }
+                            else if (nCols == nr)
+                            {
+                                TKernel.Run(kc, aPanel, aRow, aStep, bPanel, tile, nr, 1f, 0f);
+                                MergeTile(in g, c, tile, nr, ic + ir, jc + jr, mRows, nCols, alpha, beta);
                             }
                             else
                             {
-                                TKernel.Run(kc, aPanel, bPanel, tile, nr, 1f, 0f);
-                                MergeEdgeTile(tile, nr, cTile, g.Ldc, mRows, nCols, alpha, beta);
+                                // Last, partial column panel: NarrowNR columns at a time, so at most NarrowNR−1 columns are padding.
+                                int nn = TKernel.NarrowNR;
+                                for (int v = 0; v < nCols; v += nn)
+                                {
+                                    int w = Math.Min(nn, nCols - v);
+                                    if (mRows == mr && w == nn && !transposedC)
+                                    {
+                                        TKernel.RunNarrow(kc, aPanel, aRow, aStep, bPanel + v, c + (ic + ir) * g.Ldc + jc + jr + v, g.Ldc, alpha, beta);
+                                    }
+                                    else
+                                    {
+                                        TKernel.RunNarrow(kc, aPanel, aRow, aStep, bPanel + v, tile, nn, 1f, 0f);
+                                        MergeTile(in g, c, tile, nn, ic + ir, jc + jr + v, mRows, w, alpha, beta);
+                                    }
+                                }
                             }
                         }
                     }
@@ -151,7 +185,22 @@ public static unsafe partial class CpuMatMul
         }
     }
 
+    /// <summary>Merges a computed tile into C at (i, j) of this problem, which is C[j, i] when the problem is transposed.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void MergeTile(in GemmArgs g, float* c, float* tile, nint ldt, int i, int j, int rows, int cols, float alpha, float beta)
+    {
+        if (g.TransposedC)
+        {
+            MergeEdgeTileTransposed(tile, ldt, c + j * g.Ldc + i, g.Ldc, rows, cols, alpha, beta);
+        }
+        else
+        {
+            MergeEdgeTile(tile, ldt, c + i * g.Ldc + j, g.Ldc, rows, cols, alpha, beta);
+        }
+    }
+
     /// <summary>Writes C = alpha·tile + beta·C for the valid rows × cols of an edge tile (beta == 0: C is not read).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MergeEdgeTile(float* tile, nint ldt, float* c, nint ldc, int rows, int cols, float alpha, float beta)
     {
         for (int r = 0; r < rows; r++)
@@ -176,6 +225,7 @@ public static unsafe partial class CpuMatMul
     }
 
     /// <summary>Writes Cᵀ = alpha·tile + beta·Cᵀ: tile (r, j) goes to c[j·ldc + r] (beta == 0: C is not read).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MergeEdgeTileTransposed(float* tile, nint ldt, float* c, nint ldc, int rows, int cols, float alpha, float beta)
     {
         for (int j = 0; j < cols; j++)

@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using System.Threading;
 
 namespace LLaDA.Tensors.Cpu;
@@ -13,11 +14,15 @@ namespace LLaDA.Tensors.Cpu;
 // Small products run on the calling thread: below ParallelThresholdFlops waking a helper costs more than it saves.
 public static unsafe partial class CpuMatMul
 {
-    /// <summary>Products with fewer flops (2·batch·m·n·k) than this run single-threaded (≈ 2·96³; measured on Zen 4).</summary>
-    private static long ParallelThresholdFlops => Tune.THR;
+    /// <summary>Products with fewer flops (2·batch·m·n·k) than this run single-threaded (≈ 2·76³, measured on Zen 4).</summary>
+    /// <remarks>Interleaved A/B, two cores: 72³ was faster on one thread (74 vs 69 GFLOP/s), 80³ on two (93 vs 85),
+    /// 96³ 132 vs 87, 128³ 155 vs 94; waking a pool thread costs a few microseconds.</remarks>
+    private const long ParallelThresholdFlops = 900_000;
 
     /// <summary>Tasks per worker thread wanted in the grid (load balance versus repacking).</summary>
-    private static int TasksPerWorker => Tune.TPW;
+    /// <remarks>On a quiet machine 1 and 2 measured the same (1024³: 213 vs 211 GFLOP/s) and 3–4 lost 3–8 % to
+    /// repacking; 2 lets the faster thread take over a task when another process preempts one core.</remarks>
+    private const int TasksPerWorker = 2;
 
     /// <summary>Matrix-vector tasks cover at least this many outputs.</summary>
     private const int GemvMinOutputsPerTask = 256;
@@ -42,10 +47,10 @@ public static unsafe partial class CpuMatMul
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Execute(in GemmArgs original, GemmKernel kernel)
     {
-        // A skinny C (few columns, many rows) would waste most of each NR-wide micro-tile on zero padding; computing
-        // Cᵀ = op(B)ᵀ·op(A)ᵀ instead puts the short side on the MR rows (e.g. n = 3: 64/3 ≈ 21× → 6/3 = 2× padding).
+        // A narrow C with a transposed A runs better as Cᵀ = op(B)ᵀ·op(A)ᵀ (see PreferTransposedProblem).
         GemmArgs g = PreferTransposedProblem(in original, kernel) ? original.Swapped() : original;
         GemmPlan plan = MakePlan(in g, kernel);
         if (plan.Workers <= 1)
@@ -61,25 +66,33 @@ public static unsafe partial class CpuMatMul
         ParallelJob.Run(in g, in plan);
     }
 
-    /// <summary>Whether padding to MR×NR tiles wastes clearly less work (by 1.25×, for the slower transposed write-back) on Cᵀ.</summary>
+    /// <summary>
+    /// Whether to compute Cᵀ = op(B)ᵀ·op(A)ᵀ instead: for transA = true with a narrow C (n ≤ 2·NR, n &lt; m).
+    /// </summary>
+    /// <remarks>
+    /// Stored transposed, A can only be packed from short row segments (MC floats per k step, each on its own page),
+    /// which streams poorly from memory, and it cannot be read in place when lda is large. Swapped, A becomes the B
+    /// operand, packed from NC-long row segments, and the short side n goes to the MR rows (n = 3 pads to 6 instead of
+    /// 16). Measured, m = 4096, k = 1024, two cores: n = 3 TN 10 → 25 GFLOP/s, n = 16 TT 55 → 90, n = 32 TN 85 → 120,
+    /// n = 64 TN 125 → 150; n = 128 was even. With transA = false the direct problem reads A in place and pads at most
+    /// NarrowNR − 1 columns, which beat transposing A during packing for every n measured (3…32).
+    /// </remarks>
     private static bool PreferTransposedProblem(in GemmArgs g, GemmKernel kernel)
     {
-        if (g.M == 1 || g.N == 1)
+        if (g.M == 1 || g.N == 1 || !g.TransA)
         {
-            return false;   // matrix-vector path, no padding
+            return false;
         }
 
-        (int mr, int nr) = TileShape(kernel);
-        double padded = (double)RoundUp(g.M, mr) * RoundUp(g.N, nr);
-        double paddedSwapped = (double)RoundUp(g.N, mr) * RoundUp(g.M, nr);
-        return paddedSwapped * 1.25 < padded;
+        (_, int nr, _) = TileShape(kernel);
+        return g.N <= 2 * nr && g.N < g.M;
     }
 
-    private static (int Mr, int Nr) TileShape(GemmKernel kernel) => kernel switch
+    private static (int Mr, int Nr, int NarrowNr) TileShape(GemmKernel kernel) => kernel switch
     {
-        GemmKernel.Vector512 => (Avx512Kernel6x64.MR, Avx512Kernel6x64.NR),
-        GemmKernel.Vector256 => (Avx2Kernel6x16.MR, Avx2Kernel6x16.NR),
-        _ => (ScalarKernel4x4.MR, ScalarKernel4x4.NR),
+        GemmKernel.Vector512 => (Avx512Kernel6x64.MR, Avx512Kernel6x64.NR, Avx512Kernel6x64.NarrowNR),
+        GemmKernel.Vector256 => (Avx2Kernel6x16.MR, Avx2Kernel6x16.NR, Avx2Kernel6x16.NarrowNR),
+        _ => (ScalarKernel4x4.MR, ScalarKernel4x4.NR, ScalarKernel4x4.NarrowNR),
     };
 
     private static GemmPlan MakePlan(in GemmArgs g, GemmKernel kernel)
@@ -93,11 +106,11 @@ public static unsafe partial class CpuMatMul
         }
         else
         {
-            (unitM, unitN) = TileShape(kernel);
+            (unitM, unitN, _) = TileShape(kernel);
         }
 
         long flops = 2L * g.Batch * g.M * g.N * Math.Max(g.K, 1);
-        int workers = flops < ParallelThresholdFlops ? 1 : Math.Max(1, Environment.ProcessorCount);
+        int workers = flops < ParallelThresholdFlops ? 1 : CpuParallel.Threads;
         int gm = 1, gn = 1;
         if (workers > 1)
         {
@@ -143,6 +156,7 @@ public static unsafe partial class CpuMatMul
     }
 
     /// <summary>Runs task <paramref name="t"/> of the plan: one rectangle of one C[b].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RunTask(in GemmArgs g, in GemmPlan plan, int t)
     {
         int perMatrix = plan.Gm * plan.Gn;

@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -16,7 +17,7 @@ public enum GemmKernel
     /// <summary>256-bit FMA 6×16 kernel (x64 with AVX2 and FMA3; 15 of 16 ymm registers).</summary>
     Vector256,
 
-    /// <summary>512-bit FMA 6×64 kernel (x64 with AVX-512F; 28 of 32 zmm registers).</summary>
+    /// <summary>512-bit FMA 6×64 kernel (x64 with AVX-512F where .NET reports Vector512 as accelerated; 29 of 32 zmm registers).</summary>
     Vector512,
 }
 
@@ -32,13 +33,18 @@ public enum GemmKernel
 /// <item><c>CpuMatMul.Pack.cs</c>: packing of op(A) into MR×KC row panels and op(B) into KC×NR column panels.</item>
 /// <item><c>CpuMatMul.MicroKernels.cs</c>: the register-blocked MR×NR micro-kernels and their blocking constants.</item>
 /// <item><c>CpuMatMul.Parallel.cs</c>: the task grid over batch × M × N and the allocation-free two-core dispatch.</item>
-/// <item><c>CpuMatMul.Gemv.cs</c>: m == 1 or n == 1 (matrix-vector) shapes, which packing would pad 6- to 64-fold.</item>
+/// <item><c>CpuMatMul.Gemv.cs</c>: m == 1 or n == 1 (matrix-vector) shapes, which tiles would pad 6- to 16-fold.</item>
 /// </list>
-/// Pointers are raw: the caller keeps the memory alive and C must not overlap A or B.
+/// Pointers are raw: the caller keeps the memory alive and C must not overlap A or B. alpha == 0 or k == 0 reads
+/// neither A nor B (C = beta·C). Safe to call from several threads at once; a call runs on the calling thread plus up
+/// to ProcessorCount − 1 thread-pool threads and allocates no managed memory in steady state.
 /// </remarks>
 public static unsafe partial class CpuMatMul
 {
     /// <summary>Gets the fastest kernel this CPU supports: Vector512 with AVX-512F, else Vector256 with AVX2 and FMA3, else Scalar.</summary>
+    /// <remarks>Vector512 also needs Vector512.IsHardwareAccelerated, which .NET turns off on CPUs that slow down under
+    /// 512-bit code (and with DOTNET_PreferredVectorBitWidth=256); DOTNET_EnableAVX512=0 or DOTNET_EnableAVX2=0
+    /// select the lower paths for testing.</remarks>
     public static GemmKernel BestAvailable { get; } = DetectBestKernel();
 
     /// <summary>
@@ -266,6 +272,7 @@ public static unsafe partial class CpuMatMul
     }
 
     /// <summary>Sets C = beta·C on an m×n tile (beta == 0 writes zeros without reading C).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ScaleTile(float* c, int ldc, int m, int n, float beta)
     {
         for (int i = 0; i < m; i++)
