@@ -52,6 +52,13 @@ internal static class CpuBenchCases
             (4096, 2048, 512, false, true, "bwd dX = dY·Wᵀ"),
             (512, 4096, 2048, true, false, "bwd dW = Xᵀ·dY"),
             (64, 64, 64, false, false, ""),
+            // The bench-preset model's projections (d 256, MLP 1024, 4096 tokens): forward, dX and dW.
+            (4096, 256, 256, false, true, "d256 proj x·Wᵀ"),
+            (4096, 256, 256, false, false, "d256 proj dX = dY·W"),
+            (256, 4096, 256, true, false, "d256 proj dW = dYᵀ·X"),
+            (4096, 256, 1024, false, true, "MLP up x·Wᵀ"),
+            (1024, 4096, 256, true, false, "MLP up dW"),
+            (4096, 1024, 256, false, true, "MLP down x·Wᵀ"),
         };
         if (quick) cases.RemoveAll(c => c.M == 1024 && (c.TA || c.TB));
         foreach (var (m, k, n, ta, tb, label) in cases)
@@ -174,7 +181,7 @@ internal static class CpuBenchCases
     private static IEnumerable<BenchResult> Embedding(double budget)
     {
         using var w = Tensor.Randn([4096, 512], 1);
-        using var ids = Tensor.FromArray(Enumerable.Range(0, 4096).Select(i => i * 2654435 % 4096).ToArray());
+        using var ids = Tensor.FromArray(Enumerable.Range(0, 4096).Select(i => (int)((long)i * 2654435 % 4096)).ToArray());
         using var g = Tensor.Randn([4096, 512], 2);
         using var dw = Tensor.Zeros([4096, 512]);
         yield return Time("embedding.gather", "4096 ids × (4096, 512)", 0, 8.0 * 4096 * 512, budget, () => Tensor.Embedding(w, ids));

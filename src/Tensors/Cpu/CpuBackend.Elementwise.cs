@@ -9,6 +9,18 @@ public sealed unsafe partial class CpuBackend
 {
     public void Copy(Tensor src, Tensor dst)
     {
+        if (src.DType == dst.DType && src.IsContiguous && dst.IsContiguous)
+        {
+            // One flat run: split it between the workers (a single-row copy would otherwise use one core).
+            byte* s0 = Addr(src), d0 = Addr(dst);
+            long bytes = src.Numel * src.DType.SizeOf();
+            CpuParallel.For((bytes + 4095) / 4096, 4096, (c0, c1) =>
+            {
+                long b0 = c0 * 4096, b1 = Math.Min(bytes, c1 * 4096);
+                Buffer.MemoryCopy(s0 + b0, d0 + b0, b1 - b0, b1 - b0);
+            });
+            return;
+        }
         var it = CpuStrided.Collapse(dst.Shape, src.Layout.StridesArr, dst.Layout.StridesArr);
         byte* ps = Addr(src), pd = Addr(dst);
         DType st = src.DType, dt = dst.DType;
@@ -26,25 +38,38 @@ public sealed unsafe partial class CpuBackend
         });
     }
 
-    /// <summary>Cache-blocked copy of a transposed 32-bit layout: src(r, i) at r + i·ss, dst(r, i) at r·dr + i; 16×16 tiles read whole cache lines.</summary>
+    /// <summary>Cache-blocked copy of a transposed 32-bit layout: src(r, i) at r + i·ss, dst(r, i) at r·dr + i.</summary>
+    /// <remarks>64×64 blocks (so each block touches few pages), each made of 16×16 tiles transposed in AVX-512 registers where available; whole cache lines are read and written.</remarks>
     private static void CopyTransposed32(CpuStrided it, uint* src, uint* dst)
     {
-        const int Tile = 16;
+        const int Block = 64, Tile = 16;
         long rows = it.Shape[^2], inner = it.Inner, ss = it.InnerStride(0), dr = it.Strides[1][^2];
-        long outer = it.Rows / rows, rowTiles = (rows + Tile - 1) / Tile;
-        CpuParallel.For(outer * rowTiles, Tile * inner * 8, (t0, t1) =>
+        long outer = it.Rows / rows, rowBlocks = (rows + Block - 1) / Block;
+        bool avx512 = System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated;
+        CpuParallel.For(outer * rowBlocks, Block * inner * 8, (t0, t1) =>
         {
             for (long t = t0; t < t1; t++)
             {
-                long o = t / rowTiles, r0 = t % rowTiles * Tile, r1 = Math.Min(rows, r0 + Tile);
+                long o = t / rowBlocks, rb0 = t % rowBlocks * Block, rb1 = Math.Min(rows, rb0 + Block);
                 uint* s = src + it.RowOffset(0, o * rows);
                 uint* d = dst + it.RowOffset(1, o * rows);
-                for (long i0 = 0; i0 < inner; i0 += Tile)
+                for (long ib0 = 0; ib0 < inner; ib0 += Block)
                 {
-                    long i1 = Math.Min(inner, i0 + Tile);
-                    for (long i = i0; i < i1; i++)
-                        for (long r = r0; r < r1; r++)
-                            d[r * dr + i] = s[r + i * ss];
+                    long ib1 = Math.Min(inner, ib0 + Block);
+                    for (long r0 = rb0; r0 < rb1; r0 += Tile)
+                        for (long i0 = ib0; i0 < ib1; i0 += Tile)
+                        {
+                            long r1 = Math.Min(rb1, r0 + Tile), i1 = Math.Min(ib1, i0 + Tile);
+                            if (avx512 && r1 - r0 == Tile && i1 - i0 == Tile)
+                            {
+                                // Tile src'[i][r] = s[i·ss + r] (16 rows of 16 contiguous r) → d[r·dr + i]: a register transpose.
+                                Simd512.TransposeBlock((float*)(s + i0 * ss + r0), ss, (float*)(d + r0 * dr + i0), dr, 1f);
+                                continue;
+                            }
+                            for (long i = i0; i < i1; i++)
+                                for (long r = r0; r < r1; r++)
+                                    d[r * dr + i] = s[r + i * ss];
+                        }
                 }
             }
         });
@@ -113,7 +138,12 @@ public sealed unsafe partial class CpuBackend
         float* px = F(x), py = F(y);
         if (x.IsContiguous)
         {
-            CpuParallel.For(y.Numel, 8, (s, e) => UnaryRow(op, px + s, py + s, e - s));
+            bool nt = CpuStream.Use(y.Numel * 4) && px != py;
+            CpuParallel.For(y.Numel, 8, (s, e) =>
+            {
+                UnaryRow(op, px + s, py + s, e - s, nt);
+                CpuStream.Fence(nt);
+            });
             return;
         }
         var it = CpuStrided.Collapse(y.Shape, x.Layout.StridesArr, y.Layout.StridesArr);
@@ -123,7 +153,7 @@ public sealed unsafe partial class CpuBackend
             for (long r = r0; r < r1; r++)
             {
                 float* a = px + it.RowOffset(0, r), b = py + it.RowOffset(1, r);
-                if (sx == 1) UnaryRow(op, a, b, inner);
+                if (sx == 1) UnaryRow(op, a, b, inner, false);
                 else
                     for (long i = 0; i < inner; i++) b[i] = op.Apply(a[i * sx]);
             }
@@ -131,24 +161,31 @@ public sealed unsafe partial class CpuBackend
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void UnaryRow<TOp>(TOp op, float* x, float* y, long n) where TOp : struct, IUnaryOp
+    private static void UnaryRow<TOp>(TOp op, float* x, float* y, long n, bool nt) where TOp : struct, IUnaryOp
     {
         long i = 0;
+        if (nt)
+            for (long h = CpuStream.Head(y, n); i < h; i++) y[i] = op.Apply(x[i]);
         for (; i <= n - 16; i += 16)
         {
-            Vector256.Store(op.Apply(Vector256.Load(x + i)), y + i);
-            Vector256.Store(op.Apply(Vector256.Load(x + i + 8)), y + i + 8);
+            CpuStream.Store(op.Apply(Vector256.Load(x + i)), y + i, nt);
+            CpuStream.Store(op.Apply(Vector256.Load(x + i + 8)), y + i + 8, nt);
         }
-        for (; i <= n - 8; i += 8) Vector256.Store(op.Apply(Vector256.Load(x + i)), y + i);
+        for (; i <= n - 8; i += 8) CpuStream.Store(op.Apply(Vector256.Load(x + i)), y + i, nt);
         for (; i < n; i++) y[i] = op.Apply(x[i]);
     }
 
     public void Binary<TOp>(TOp op, Tensor a, Tensor b, Tensor y) where TOp : struct, IBinaryOp
     {
         float* pa = F(a), pb = F(b), py = F(y);
+        bool nt = CpuStream.Use(y.Numel * 4) && pa != py && pb != py;
         if (a.IsContiguous && b.IsContiguous && a.Numel == y.Numel && b.Numel == y.Numel)
         {
-            CpuParallel.For(y.Numel, 12, (s, e) => BinaryRow(op, pa + s, 1, pb + s, 1, py + s, e - s));
+            CpuParallel.For(y.Numel, 12, (s, e) =>
+            {
+                BinaryRow(op, pa + s, 1, pb + s, 1, py + s, e - s, nt);
+                CpuStream.Fence(nt);
+            });
             return;
         }
         var it = CpuStrided.Collapse(y.Shape, a.Layout.StridesArr, b.Layout.StridesArr, y.Layout.StridesArr);
@@ -156,28 +193,35 @@ public sealed unsafe partial class CpuBackend
         CpuParallel.For(it.Rows, inner * 12, (r0, r1) =>
         {
             for (long r = r0; r < r1; r++)
-                BinaryRow(op, pa + it.RowOffset(0, r), sa, pb + it.RowOffset(1, r), sb, py + it.RowOffset(2, r), inner);
+                BinaryRow(op, pa + it.RowOffset(0, r), sa, pb + it.RowOffset(1, r), sb, py + it.RowOffset(2, r), inner, nt && it.InnerStride(2) == 1);
+            CpuStream.Fence(nt);
         });
     }
 
-    private static void BinaryRow<TOp>(TOp op, float* a, long sa, float* b, long sb, float* y, long n) where TOp : struct, IBinaryOp
+    private static void BinaryRow<TOp>(TOp op, float* a, long sa, float* b, long sb, float* y, long n, bool nt) where TOp : struct, IBinaryOp
     {
         long i = 0;
         if (sa == 1 && sb == 1)
         {
-            for (; i <= n - 8; i += 8) Vector256.Store(op.Apply(Vector256.Load(a + i), Vector256.Load(b + i)), y + i);
+            if (nt)
+                for (long h = CpuStream.Head(y, n); i < h; i++) y[i] = op.Apply(a[i], b[i]);
+            for (; i <= n - 8; i += 8) CpuStream.Store(op.Apply(Vector256.Load(a + i), Vector256.Load(b + i)), y + i, nt);
             for (; i < n; i++) y[i] = op.Apply(a[i], b[i]);
         }
         else if (sa == 1 && sb == 0)
         {
             var vb = Vector256.Create(*b);
-            for (; i <= n - 8; i += 8) Vector256.Store(op.Apply(Vector256.Load(a + i), vb), y + i);
+            if (nt)
+                for (long h = CpuStream.Head(y, n); i < h; i++) y[i] = op.Apply(a[i], *b);
+            for (; i <= n - 8; i += 8) CpuStream.Store(op.Apply(Vector256.Load(a + i), vb), y + i, nt);
             for (; i < n; i++) y[i] = op.Apply(a[i], *b);
         }
         else if (sa == 0 && sb == 1)
         {
             var va = Vector256.Create(*a);
-            for (; i <= n - 8; i += 8) Vector256.Store(op.Apply(va, Vector256.Load(b + i)), y + i);
+            if (nt)
+                for (long h = CpuStream.Head(y, n); i < h; i++) y[i] = op.Apply(*a, b[i]);
+            for (; i <= n - 8; i += 8) CpuStream.Store(op.Apply(va, Vector256.Load(b + i)), y + i, nt);
             for (; i < n; i++) y[i] = op.Apply(*a, b[i]);
         }
         else

@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
+using LLaDA.Tensors.Ops;
 using LLaDA.Tensors.Random;
 
 namespace LLaDA.Tensors.Cpu;
@@ -31,19 +32,29 @@ public sealed unsafe partial class CpuBackend
         {
             for (long r = s; r < e; r++)
             {
-                var xr = new ReadOnlySpan<float>(px + r * n, n);
-                var yr = new Span<float>(py + r * n, n);
-                float m = TensorPrimitives.Max(xr);
-                TensorPrimitives.Subtract(xr, m, yr);
+                float* xr = px + r * n, yr = py + r * n;
+                float m = TensorPrimitives.Max(new ReadOnlySpan<float>(xr, n));
                 if (!log)
                 {
-                    TensorPrimitives.Exp(yr, yr);
-                    TensorPrimitives.Multiply(yr, 1f / TensorPrimitives.Sum(yr), yr);
+                    // y = e^(x − m) / Σ: one pass writes the exponentials and sums them, one pass scales.
+                    var vm = Vector256.Create(m);
+                    var acc = Vector256<float>.Zero;
+                    int i = 0;
+                    for (; i <= n - 8; i += 8)
+                    {
+                        var ev = VectorMath.ExpFast(Vector256.Load(xr + i) - vm);
+                        acc += ev;
+                        ev.Store(yr + i);
+                    }
+                    float sum = Vector256.Sum(acc);
+                    for (; i < n; i++) sum += yr[i] = MathF.Exp(xr[i] - m);
+                    TensorPrimitives.Multiply(new ReadOnlySpan<float>(yr, n), 1f / sum, new Span<float>(yr, n));
                 }
                 else
                 {
-                    float lse = MathF.Log(SumExp(px + r * n, n, m));
-                    TensorPrimitives.Subtract(yr, lse, yr);
+                    // y = x − (m + log Σ e^(x − m))
+                    float lse = m + MathF.Log(SumExp(xr, n, m));
+                    TensorPrimitives.Subtract(new ReadOnlySpan<float>(xr, n), lse, new Span<float>(yr, n));
                 }
             }
         });
@@ -72,8 +83,11 @@ public sealed unsafe partial class CpuBackend
                 {
                     // dx = dy − softmax(x)·Σ dy, softmax(x) = e^y
                     float sum = TensorPrimitives.Sum(gr);
-                    TensorPrimitives.Exp(yr, dr);
-                    TensorPrimitives.MultiplyAdd(dr, -sum, gr, dr);
+                    float* yp = py + r * n, gp = pdy + r * n, dp = pdx + r * n;
+                    var vs = Vector256.Create(sum);
+                    int i = 0;
+                    for (; i <= n - 8; i += 8) (Vector256.Load(gp + i) - vs * VectorMath.ExpFast(Vector256.Load(yp + i))).Store(dp + i);
+                    for (; i < n; i++) dp[i] = gp[i] - sum * MathF.Exp(yp[i]);
                 }
             }
         });
@@ -85,7 +99,7 @@ public sealed unsafe partial class CpuBackend
         var vm = Vector256.Create(m);
         var acc = Vector256<float>.Zero;
         int i = 0;
-        for (; i <= n - 8; i += 8) acc += Vector256.Exp(Vector256.Load(x + i) - vm);
+        for (; i <= n - 8; i += 8) acc += VectorMath.ExpFast(Vector256.Load(x + i) - vm);
         float s = Vector256.Sum(acc);
         for (; i < n; i++) s += MathF.Exp(x[i] - m);
         return s;
@@ -107,8 +121,11 @@ public sealed unsafe partial class CpuBackend
                 // LLaDA RMSLayerNorm: statistics in fp32, x · rsqrt(mean(x²) + eps) · weight.
                 float rs = 1f / MathF.Sqrt(TensorPrimitives.SumOfSquares(xr) / c + eps);
                 pr[r] = rs;
-                TensorPrimitives.Multiply(xr, rs, yr);
-                TensorPrimitives.Multiply(yr, new ReadOnlySpan<float>(pw, c), yr);
+                float* xp = px + r * c, yp = py + r * c;
+                var vrs = Vector256.Create(rs);
+                int i = 0;
+                for (; i <= c - 8; i += 8) (Vector256.Load(xp + i) * vrs * Vector256.Load(pw + i)).Store(yp + i);
+                for (; i < c; i++) yp[i] = xp[i] * rs * pw[i];
             }
         });
     }
@@ -168,7 +185,18 @@ public sealed unsafe partial class CpuBackend
                     {
                         float* xi = px + (bt * h + hh) * d, yi = py + (bt * h + hh) * d;
                         // Half-rotation layout (GPT-NeoX/HF-Llama): x' = x·cos + rotate_half(x)·sin, rotate_half = (−x₂, x₁).
-                        for (int i = 0; i < half; i++)
+                        int i = 0;
+                        var vsign = Vector256.Create(sign);
+                        for (; i <= half - 8; i += 8)
+                        {
+                            var c = Vector256.Load(pc + i);
+                            var sn = vsign * Vector256.Load(ps + i);
+                            var x1 = Vector256.Load(xi + i);
+                            var x2 = Vector256.Load(xi + i + half);
+                            (x1 * c - x2 * sn).Store(yi + i);
+                            (x2 * c + x1 * sn).Store(yi + i + half);
+                        }
+                        for (; i < half; i++)
                         {
                             float c = pc[i], sn = sign * ps[i];
                             float x1 = xi[i], x2 = xi[i + half];
@@ -185,15 +213,19 @@ public sealed unsafe partial class CpuBackend
     public void SiluGate(Tensor gate, Tensor up, Tensor y)
     {
         float* pg = F(gate), pu = F(up), py = F(y);
+        bool nt = CpuStream.Use(y.Numel * 4);
         CpuParallel.For(y.Numel, 16, (s, e) =>
         {
             long i = s;
+            if (nt)
+                for (long h = s + CpuStream.Head(py + s, e - s); i < h; i++) py[i] = pg[i] / (1f + MathF.Exp(-pg[i])) * pu[i];
             for (; i <= e - 8; i += 8)
             {
                 var g = Vector256.Load(pg + i);
-                Vector256.Store(g / (Vector256<float>.One + Vector256.Exp(-g)) * Vector256.Load(pu + i), py + i);
+                CpuStream.Store(g / (Vector256<float>.One + VectorMath.ExpFast(-g)) * Vector256.Load(pu + i), py + i, nt);
             }
             for (; i < e; i++) py[i] = pg[i] / (1f + MathF.Exp(-pg[i])) * pu[i];
+            CpuStream.Fence(nt);
         });
     }
 
@@ -208,7 +240,7 @@ public sealed unsafe partial class CpuBackend
             {
                 // σ = 1/(1+e⁻ᵍ), silu = g·σ, silu' = σ·(1 + g·(1 − σ))
                 var g = Vector256.Load(pg + i);
-                var sg = one / (one + Vector256.Exp(-g));
+                var sg = one / (one + VectorMath.ExpFast(-g));
                 var d = Vector256.Load(pdy + i);
                 Vector256.Store(d * Vector256.Load(pu + i) * sg * (one + g * (one - sg)), pdg + i);
                 Vector256.Store(d * g * sg, pdu + i);
@@ -277,7 +309,7 @@ public sealed unsafe partial class CpuBackend
                 var vl = Vector256.Create(plse[r]);
                 var vs = Vector256.Create(scale);
                 int i = 0;
-                for (; i <= v - 8; i += 8) Vector256.Store(vs * Vector256.Exp(Vector256.Load(row + i) - vl), dst + i);
+                for (; i <= v - 8; i += 8) Vector256.Store(vs * VectorMath.ExpFast(Vector256.Load(row + i) - vl), dst + i);
                 for (; i < v; i++) dst[i] = scale * MathF.Exp(row[i] - plse[r]);
                 dst[t] -= scale;
             }

@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
 
 namespace LLaDA.Tensors.Cpu;
 
@@ -36,6 +37,11 @@ public sealed unsafe partial class CpuBackend
             });
             return;
         }
+        if (r >= 64 && inner >= 256)
+        {
+            ReduceRowsChunked(op, px, py, outer, r, inner);
+            return;
+        }
         // Reduce across rows of length inner: accumulate whole rows with vector adds / max.
         CpuParallel.For(outer * inner, r, (s, e) =>
         {
@@ -63,6 +69,87 @@ public sealed unsafe partial class CpuBackend
                 i += n;
             }
         });
+    }
+
+    /// <summary>Reduction over a long middle dim: the R rows are cut into a fixed number of chunks, each reduced into its own partial by streaming whole contiguous rows, then the partials are combined in chunk order (the same bits for any thread count).</summary>
+    private void ReduceRowsChunked(ReduceOp op, float* px, float* py, long outer, long r, long inner)
+    {
+        int chunks = (int)Math.Min(8, r / 8);
+        long width = outer * inner;
+        using var partial = Tensor.Empty([chunks, (int)width], DType.F32, this);
+        float* pp = F(partial);
+        CpuParallel.For(outer * chunks, r / chunks * inner, (s, e) =>
+        {
+            for (long w = s; w < e; w++)
+            {
+                long o = w / chunks, c = w % chunks;
+                long k0 = r * c / chunks, k1 = r * (c + 1) / chunks;
+                float* acc = pp + c * width + o * inner;
+                new ReadOnlySpan<float>(px + (o * r + k0) * inner, (int)inner).CopyTo(new Span<float>(acc, (int)inner));
+                long k = k0 + 1;
+                // Four rows per pass over the accumulator: a quarter of the accumulator traffic.
+                for (; k + 4 <= k1; k += 4)
+                    Combine4(op, acc, px + (o * r + k) * inner, inner);
+                for (; k < k1; k++)
+                {
+                    var row = new ReadOnlySpan<float>(px + (o * r + k) * inner, (int)inner);
+                    var a = new Span<float>(acc, (int)inner);
+                    switch (op)
+                    {
+                        case ReduceOp.Sum or ReduceOp.Mean: TensorPrimitives.Add(a, row, a); break;
+                        case ReduceOp.Max: TensorPrimitives.Max(a, row, a); break;
+                        default: TensorPrimitives.Min(a, row, a); break;
+                    }
+                }
+            }
+        });
+        CpuParallel.For(width, chunks * 2, (s, e) =>
+        {
+            var y = new Span<float>(py + s, (int)(e - s));
+            new ReadOnlySpan<float>(pp + s, y.Length).CopyTo(y);
+            for (int c = 1; c < chunks; c++)
+            {
+                var part = new ReadOnlySpan<float>(pp + c * width + s, y.Length);
+                switch (op)
+                {
+                    case ReduceOp.Sum or ReduceOp.Mean: TensorPrimitives.Add(y, part, y); break;
+                    case ReduceOp.Max: TensorPrimitives.Max(y, part, y); break;
+                    default: TensorPrimitives.Min(y, part, y); break;
+                }
+            }
+            if (op == ReduceOp.Mean) TensorPrimitives.Multiply(y, 1f / r, y);
+        });
+    }
+
+    /// <summary>acc[j] = op(acc[j], x[j], x[j + n], x[j + 2n], x[j + 3n]) for four consecutive rows of length n (left to right, as the one-row loop would).</summary>
+    private static void Combine4(ReduceOp op, float* acc, float* x, long n)
+    {
+        long j = 0;
+        for (; j <= n - 8; j += 8)
+        {
+            var a = Vector256.Load(acc + j);
+            var r0 = Vector256.Load(x + j);
+            var r1 = Vector256.Load(x + n + j);
+            var r2 = Vector256.Load(x + 2 * n + j);
+            var r3 = Vector256.Load(x + 3 * n + j);
+            a = op switch
+            {
+                ReduceOp.Max => Vector256.Max(Vector256.Max(Vector256.Max(Vector256.Max(a, r0), r1), r2), r3),
+                ReduceOp.Min => Vector256.Min(Vector256.Min(Vector256.Min(Vector256.Min(a, r0), r1), r2), r3),
+                _ => (((a + r0) + r1) + r2) + r3,
+            };
+            a.Store(acc + j);
+        }
+        for (; j < n; j++)
+        {
+            float a = acc[j];
+            for (int q = 0; q < 4; q++)
+            {
+                float v = x[q * n + j];
+                a = op switch { ReduceOp.Max => MathF.Max(a, v), ReduceOp.Min => MathF.Min(a, v), _ => a + v };
+            }
+            acc[j] = a;
+        }
     }
 
     private static float Identity(ReduceOp op) => op switch

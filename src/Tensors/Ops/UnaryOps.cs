@@ -28,7 +28,7 @@ public readonly struct AbsOp : IUnaryOp
 public readonly struct ExpOp : IUnaryOp
 {
     public float Apply(float x) => MathF.Exp(x);
-    public Vector256<float> Apply(Vector256<float> x) => Vector256.Exp(x);
+    public Vector256<float> Apply(Vector256<float> x) => VectorMath.Exp(x);
 }
 
 /// <summary>y = ln x.</summary>
@@ -84,14 +84,14 @@ public readonly struct TanhOp : IUnaryOp
 public readonly struct SigmoidOp : IUnaryOp
 {
     public float Apply(float x) => 1f / (1f + MathF.Exp(-x));
-    public Vector256<float> Apply(Vector256<float> x) => Vector256<float>.One / (Vector256<float>.One + Vector256.Exp(-x));
+    public Vector256<float> Apply(Vector256<float> x) => Vector256<float>.One / (Vector256<float>.One + VectorMath.ExpFast(-x));
 }
 
 /// <summary>y = x·σ(x) (SiLU / swish).</summary>
 public readonly struct SiluOp : IUnaryOp
 {
     public float Apply(float x) => x / (1f + MathF.Exp(-x));
-    public Vector256<float> Apply(Vector256<float> x) => x / (Vector256<float>.One + Vector256.Exp(-x));
+    public Vector256<float> Apply(Vector256<float> x) => x / (Vector256<float>.One + VectorMath.ExpFast(-x));
 }
 
 /// <summary>y = max(x, 0).</summary>

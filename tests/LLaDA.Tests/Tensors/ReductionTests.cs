@@ -105,3 +105,37 @@ public class ReductionTests
         Assert.All(s.ToArray(), v => Assert.Equal(8f, v));
     }
 }
+
+public class ReductionChunkedTests
+{
+    [Theory]
+    [InlineData(1, 130, 300)]
+    [InlineData(3, 77, 257)]
+    [InlineData(2, 1000, 512)]
+    public void SumMeanMaxMin_LongMiddleDim_MatchNaive(int outer, int r, int inner)
+    {
+        // r ≥ 64 and inner ≥ 256 take the chunked path (partials per row chunk, combined in order).
+        var x = Testing.Rng.Floats(outer * r * inner, 11, -2, 2);
+        using var t = LLaDA.Tensors.Tensor.FromArray(x, [outer, r, inner]);
+        var sum = new double[outer * inner];
+        var max = Enumerable.Repeat(double.NegativeInfinity, outer * inner).ToArray();
+        var min = Enumerable.Repeat(double.PositiveInfinity, outer * inner).ToArray();
+        for (int o = 0; o < outer; o++)
+            for (int k = 0; k < r; k++)
+                for (int i = 0; i < inner; i++)
+                {
+                    double v = x[(o * r + k) * inner + i];
+                    sum[o * inner + i] += v;
+                    max[o * inner + i] = Math.Max(max[o * inner + i], v);
+                    min[o * inner + i] = Math.Min(min[o * inner + i], v);
+                }
+        using var s = t.Sum(1);
+        using var m = t.Mean(1);
+        using var mx = t.Max(1);
+        using var mn = t.Min(1);
+        Testing.TensorAssert.Close(sum, s.ToArray(), 1e-4, 1e-5, "sum");
+        Testing.TensorAssert.Close(sum.Select(v => v / r).ToArray(), m.ToArray(), 1e-6, 1e-5, "mean");
+        Testing.TensorAssert.Close(max, mx.ToArray(), 0, 0, "max");
+        Testing.TensorAssert.Close(min, mn.ToArray(), 0, 0, "min");
+    }
+}

@@ -1,0 +1,36 @@
+using System.Runtime.Intrinsics;
+using LLaDA.Tensors.Ops;
+using Xunit;
+
+namespace LLaDA.Tests.Tensors;
+
+public class VectorMathTests
+{
+    [Fact]
+    public void Exp_DenseSweep_WithinOneE7Relative_AndIeeeEdges()
+    {
+        // Every 1/1024 from −87 to 88 (the fast range): relative error against Math.Exp ≤ 1.5e−7 (a couple of float ulps).
+        double worst = 0;
+        for (double x0 = -87; x0 < 87.99; x0 += 8.0 / 1024)
+        {
+            var v = Vector256.Create((float)x0) + Vector256.Create(0f, 1, 2, 3, 4, 5, 6, 7) / Vector256.Create(1024f);
+            var e = VectorMath.Exp(v);
+            Assert.Equal(e, VectorMath.ExpFast(v));
+            for (int i = 0; i < 8; i++)
+            {
+                double want = Math.Exp(v.GetElement(i));
+                worst = Math.Max(worst, Math.Abs(e.GetElement(i) - want) / want);
+            }
+        }
+        Assert.True(worst < 1.5e-7, $"worst relative error {worst:G3}");
+        var edges = VectorMath.Exp(Vector256.Create(float.NegativeInfinity, -100f, 0f, 88.72f, 89f, float.PositiveInfinity, float.NaN, 1f));
+        Assert.Equal(0f, edges.GetElement(0));
+        Assert.Equal(0f, edges.GetElement(1));
+        Assert.Equal(1f, edges.GetElement(2));
+        Assert.True(float.IsFinite(edges.GetElement(3)) && edges.GetElement(3) > 1e38f); // (88, 88.72] saturates at e^88
+        Assert.Equal(float.PositiveInfinity, edges.GetElement(4));
+        Assert.Equal(float.PositiveInfinity, edges.GetElement(5));
+        Assert.True(float.IsNaN(edges.GetElement(6)));
+        Assert.Equal(MathF.E, edges.GetElement(7), 6);
+    }
+}
