@@ -32,6 +32,8 @@ internal static class CpuBenchCases
         {
             using var scope = new TensorScope();
             body();
+            // Device kernels run asynchronously: time them to completion.
+            (Backend as LLaDA.Kernels.IlgpuBackend)?.Synchronize();
         }, budget);
         return new BenchResult(op, shape, med, best, flops, bytes, it, note);
     }
@@ -63,17 +65,17 @@ internal static class CpuBenchCases
         if (quick) cases.RemoveAll(c => c.M == 1024 && (c.TA || c.TB));
         foreach (var (m, k, n, ta, tb, label) in cases)
         {
-            using var a = ta ? Tensor.Rand([k, m], 1).Transpose(0, 1) : Tensor.Rand([m, k], 1);
-            using var b = tb ? Tensor.Rand([n, k], 2).Transpose(0, 1) : Tensor.Rand([k, n], 2);
-            using var c = Tensor.Empty([m, n]);
+            using var a = ta ? Tensor.Rand([k, m], 1, backend: Backend).Transpose(0, 1) : Tensor.Rand([m, k], 1, backend: Backend);
+            using var b = tb ? Tensor.Rand([n, k], 2, backend: Backend).Transpose(0, 1) : Tensor.Rand([k, n], 2, backend: Backend);
+            using var c = Tensor.Empty([m, n], backend: Backend);
             string shape = $"M{m} K{k} N{n} {(ta ? "T" : "N")}{(tb ? "T" : "N")}";
             yield return Time("matmul", shape, 2.0 * m * n * k, 0, budget, () => c.MatMulInto(a, b), label == "" ? null : label);
         }
         // Batched products of attention-sized heads: (B·H, T, HS)·(B·H, HS, T).
         {
-            using var q = Tensor.Rand([64, 256, 64], 3);
-            using var kt = Tensor.Rand([64, 256, 64], 4).Transpose(1, 2);
-            using var s = Tensor.Empty([64, 256, 256]);
+            using var q = Tensor.Rand([64, 256, 64], 3, backend: Backend);
+            using var kt = Tensor.Rand([64, 256, 64], 4, backend: Backend).Transpose(1, 2);
+            using var s = Tensor.Empty([64, 256, 256], backend: Backend);
             yield return Time("matmul.batched", "64×(M256 K64 N256) NT", 2.0 * 64 * 256 * 256 * 64, 0, budget, () => s.MatMulInto(q, kt));
         }
     }
@@ -86,10 +88,10 @@ internal static class CpuBenchCases
         if (!quick) cases.Add((1, 8, 1024, 64, AttnMask.None));
         foreach (var (b, h, t, hs, mask) in cases)
         {
-            using var q = Tensor.Randn([b, t, h, hs], 1).Transpose(1, 2);
-            using var k = Tensor.Randn([b, t, h, hs], 2).Transpose(1, 2);
-            using var v = Tensor.Randn([b, t, h, hs], 3).Transpose(1, 2);
-            using var dO = Tensor.Randn([b, t, h, hs], 4).Transpose(1, 2);
+            using var q = Tensor.Randn([b, t, h, hs], 1, backend: Backend).Transpose(1, 2);
+            using var k = Tensor.Randn([b, t, h, hs], 2, backend: Backend).Transpose(1, 2);
+            using var v = Tensor.Randn([b, t, h, hs], 3, backend: Backend).Transpose(1, 2);
+            using var dO = Tensor.Randn([b, t, h, hs], 4, backend: Backend).Transpose(1, 2);
             double fwd = 4.0 * b * h * t * t * hs;
             if (mask == AttnMask.Causal) fwd /= 2;
             string shape = $"B{b} H{h} T{t} HS{hs}{(mask == AttnMask.Causal ? " causal" : "")}";
@@ -111,9 +113,9 @@ internal static class CpuBenchCases
 
     private static IEnumerable<BenchResult> Elementwise(double budget)
     {
-        using var a = Tensor.Rand([4096, 4096], 1);
-        using var b = Tensor.Rand([4096, 4096], 2);
-        using var row = Tensor.Rand([4096], 3);
+        using var a = Tensor.Rand([4096, 4096], 1, backend: Backend);
+        using var b = Tensor.Rand([4096, 4096], 2, backend: Backend);
+        using var row = Tensor.Rand([4096], 3, backend: Backend);
         using var at = a.Transpose(0, 1);
         yield return Time("add", "16M", 0, 12.0 * Big, budget, () => a.Add(b));
         yield return Time("mul.broadcast-row", "(4096, 4096) × (4096,)", 0, 8.0 * Big, budget, () => a.Mul(row));
@@ -124,19 +126,19 @@ internal static class CpuBenchCases
 
     private static IEnumerable<BenchResult> Reduce(double budget)
     {
-        using var a = Tensor.Rand([4096, 4096], 1);
+        using var a = Tensor.Rand([4096, 4096], 1, backend: Backend);
         yield return Time("sum.lastdim", "(4096, 4096) → (4096,)", 0, 4.0 * Big, budget, () => a.Sum(-1));
         yield return Time("sum.firstdim", "(4096, 4096) → (4096,)", 0, 4.0 * Big, budget, () => a.Sum(0));
         yield return Time("max.lastdim", "(4096, 4096) → (4096,)", 0, 4.0 * Big, budget, () => a.Max(-1));
-        using var v = Tensor.Rand([8, 126464], 2);
+        using var v = Tensor.Rand([8, 126464], 2, backend: Backend);
         yield return Time("argmax.vocab", "(8, 126464)", 0, 4.0 * v.Numel, budget, () => v.ArgMax(-1));
     }
 
     private static IEnumerable<BenchResult> Softmax(double budget)
     {
-        using var a = Tensor.Randn([4096, 4096], 1);
+        using var a = Tensor.Randn([4096, 4096], 1, backend: Backend);
         using var y = a.Softmax();
-        using var dy = Tensor.Randn([4096, 4096], 2);
+        using var dy = Tensor.Randn([4096, 4096], 2, backend: Backend);
         yield return Time("softmax", "(4096, 4096)", 0, 8.0 * Big, budget, () => a.Softmax());
         yield return Time("log_softmax", "(4096, 4096)", 0, 8.0 * Big, budget, () => a.LogSoftmax());
         yield return Time("softmax.bwd", "(4096, 4096)", 0, 12.0 * Big, budget, () => Tensor.SoftmaxBackward(y, dy, false));
@@ -144,9 +146,9 @@ internal static class CpuBenchCases
 
     private static IEnumerable<BenchResult> RmsNorm(double budget)
     {
-        using var x = Tensor.Randn([16384, 1024], 1);
-        using var w = Tensor.Rand([1024], 2);
-        using var dy = Tensor.Randn([16384, 1024], 3);
+        using var x = Tensor.Randn([16384, 1024], 1, backend: Backend);
+        using var w = Tensor.Rand([1024], 2, backend: Backend);
+        using var dy = Tensor.Randn([16384, 1024], 3, backend: Backend);
         var (_, rstd) = x.RmsNorm(w, 1e-5f);
         using (rstd)
         {
@@ -157,7 +159,7 @@ internal static class CpuBenchCases
 
     private static IEnumerable<BenchResult> Rope(double budget)
     {
-        using var x = Tensor.Randn([16, 256, 64, 64], 1);
+        using var x = Tensor.Randn([16, 256, 64, 64], 1, backend: Backend);
         yield return Time("rope", "(B16, T256, H64, HS64)", 0, 8.0 * x.Numel, budget, () => x.Rope(500000f));
     }
 
@@ -166,9 +168,9 @@ internal static class CpuBenchCases
         foreach (int v in new[] { 4096, 32000 })
         {
             int n = v == 4096 ? 4096 : 1024;
-            using var logits = Tensor.Randn([n, v], 1);
-            using var targets = Tensor.FromArray(Enumerable.Range(0, n).Select(i => i * 7919 % v).ToArray());
-            using var dloss = Tensor.Ones([n]);
+            using var logits = Tensor.Randn([n, v], 1, backend: Backend);
+            using var targets = Tensor.FromArray(Enumerable.Range(0, n).Select(i => i * 7919 % v).ToArray(), Backend);
+            using var dloss = Tensor.Ones([n], backend: Backend);
             var (_, lse) = Tensor.CrossEntropy(logits, targets);
             using (lse)
             {
@@ -180,20 +182,20 @@ internal static class CpuBenchCases
 
     private static IEnumerable<BenchResult> Embedding(double budget)
     {
-        using var w = Tensor.Randn([4096, 512], 1);
-        using var ids = Tensor.FromArray(Enumerable.Range(0, 4096).Select(i => (int)((long)i * 2654435 % 4096)).ToArray());
-        using var g = Tensor.Randn([4096, 512], 2);
-        using var dw = Tensor.Zeros([4096, 512]);
+        using var w = Tensor.Randn([4096, 512], 1, backend: Backend);
+        using var ids = Tensor.FromArray(Enumerable.Range(0, 4096).Select(i => (int)((long)i * 2654435 % 4096)).ToArray(), Backend);
+        using var g = Tensor.Randn([4096, 512], 2, backend: Backend);
+        using var dw = Tensor.Zeros([4096, 512], backend: Backend);
         yield return Time("embedding.gather", "4096 ids × (4096, 512)", 0, 8.0 * 4096 * 512, budget, () => Tensor.Embedding(w, ids));
         yield return Time("embedding.scatter_add", "4096 ids × (4096, 512)", 0, 12.0 * 4096 * 512, budget, () => dw.IndexAdd(ids, g));
     }
 
     private static IEnumerable<BenchResult> AdamW(double budget)
     {
-        using var p = Tensor.Randn([Big], 1);
-        using var g = Tensor.Randn([Big], 2);
-        using var m = Tensor.Zeros([Big]);
-        using var v = Tensor.Zeros([Big]);
+        using var p = Tensor.Randn([Big], 1, backend: Backend);
+        using var g = Tensor.Randn([Big], 2, backend: Backend);
+        using var m = Tensor.Zeros([Big], backend: Backend);
+        using var v = Tensor.Zeros([Big], backend: Backend);
         int step = 0;
         yield return Time("adamw", "16M params", 0, 28.0 * Big, budget, () => p.AdamWStep(g, m, v, new AdamWStep(1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, ++step)));
     }
