@@ -31,7 +31,7 @@ public static class Cli
           eval likelihood --checkpoint DIR --prompt TEXT (--answer TEXT | --options "A|B|C")
                  [--mc-num N] [--batch N] [--cfg X] [--seed N] [--json]
           eval reversal [--data FILE] [--poems N] [--steps N] [--batch N] [--lr X] [--seed N]
-                 [--max-queries N] [--threshold X] [--cache none|prefix|dual] [--json]:
+                 [--max-queries N] [--poem-text] [--threshold X] [--cache none|prefix|dual] [--json]:
                  LLaDA-mini vs AR-mini, forward vs reversed couplets (optionally also fast decoding)
           check  [--device cuda|ilgpu-cpu|opencl] [--size tiny|moderate] [--filter NAME] [--ptx DIR]
                  compare every ILGPU kernel with the CPU backend; exit code 1 on any mismatch

@@ -84,6 +84,7 @@ public static class EvalCommand
             Seed = (ulong)o.Int("seed", (int)d.Seed),
             Preset = o.String("preset") ?? d.Preset,
             MaxQueries = o.Int("max-queries", d.MaxQueries),
+            IncludePoemText = o.Flag("poem-text"),
             FastDecoding = o.String("threshold") is null && o.String("cache") is null ? null
                 : new SamplerConfig { Threshold = o.Double("threshold", 0.9), Cache = SamplerOptions.ParseCache(o.String("cache")) },
         };
@@ -99,13 +100,13 @@ public static class EvalCommand
             Console.WriteLine(JsonSerializer.Serialize(new
             {
                 poems = cfg.Poems, steps = cfg.Steps, seed = cfg.Seed, queries = llada.Queries,
-                models = scores.Select(s => new { model = s.Model, forward = s.Forward, reversal = s.Reversal, forward_passes_per_token = Math.Round(s.PassesPerToken, 4), train_seconds = Math.Round(s.TrainSeconds, 1), final_loss = Math.Round(s.FinalLoss, 4) }),
+                models = scores.Select(s => new { model = s.Model, forward = s.Forward, reversal = s.Reversal, reversal_infill = s.ReversalInfill, forward_passes_per_token = Math.Round(s.PassesPerToken, 4), train_seconds = Math.Round(s.TrainSeconds, 1), final_loss = Math.Round(s.FinalLoss, 4) }),
             }, new JsonSerializerOptions { WriteIndented = true }));
             return 0;
         }
-        var table = new Table().AddColumns("model", "forward (下一句)", "reversal (上一句)", "passes/token", "held-out couplets", "train s");
+        var table = new Table().AddColumns("model", "forward (下一句)", "reversal (上一句)", "reversal by infilling", "passes/token", "couplets", "train s");
         foreach (var s in scores)
-            table.AddRow(Markup.Escape(s.Model), $"{100 * s.Forward:F1} %", $"{100 * s.Reversal:F1} %", $"{s.PassesPerToken:F2}", s.Queries.ToString(), $"{s.TrainSeconds:F0}");
+            table.AddRow(Markup.Escape(s.Model), $"{100 * s.Forward:F1} %", $"{100 * s.Reversal:F1} %", s.ReversalInfill is double r ? $"{100 * r:F1} %" : "—", $"{s.PassesPerToken:F2}", s.Queries.ToString(), $"{s.TrainSeconds:F0}");
         AnsiConsole.Write(table);
         return 0;
     }

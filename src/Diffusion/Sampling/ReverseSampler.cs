@@ -69,6 +69,53 @@ public sealed class ReverseSampler(ILogitsModel model, SpecialTokens specials)
         }
     }
 
+    /// <summary>Infilling: every mask id anywhere in the sequences is a position to generate; the quota of most confident positions is committed per step (one block spanning the sequence, Steps = number of masks by default).</summary>
+    /// <remarks>The reverse process needs no left-to-right order: a masked span before known text (a poem's first line given its second) is as natural as one after it.</remarks>
+    public SampleResult Infill(IReadOnlyList<int[]> sequences, SamplerConfig cfg)
+    {
+        if (cfg.CfgScale > 0 || cfg.Cache != CacheMode.None) throw new ArgumentException("infill: CFG and caches are not supported");
+        int b = sequences.Count, l = sequences.Max(x => x.Length), v = model.VocabSize;
+        if (sequences.Any(x => x.Length != l)) throw new ArgumentException("infill: sequences must have equal lengths");
+        var x = sequences.SelectMany(r => r).ToArray();
+        var masked = sequences.Select(r => Enumerable.Range(0, l).Where(j => r[j] == specials.Mask).ToArray()).ToArray();
+        int maxMasks = masked.Max(m => m.Length);
+        int steps = Math.Min(cfg.Steps, Math.Max(1, maxMasks));
+        var quota = masked.Select(m => TransferSchedule.Quota(m.Length, steps)).ToArray();
+        var fixedAt = masked.Select(m => Enumerable.Repeat(-1, m.Length).ToArray()).ToArray();
+        int passes = 0, s = 0;
+        // Fixed quota: Steps steps; threshold/factor decoding: until nothing is masked.
+        for (; cfg.Dynamic ? x.Contains(specials.Mask) : s < steps; s++)
+        {
+            double[] logits;
+            using (new TensorScope())
+            {
+                passes++;
+                var f = model.Logits(Tensor.FromArray(x, [b, l], model.Backend), null).ToArray();
+                logits = Array.ConvertAll(f, z => (double)z);
+            }
+            for (int i = 0; i < b; i++)
+            {
+                var cand = new List<(double Conf, int Pos, int Token)>();
+                foreach (int j in masked[i])
+                {
+                    if (x[i * l + j] != specials.Mask) continue;
+                    var (token, conf) = Confidence(new Span<double>(logits, (i * l + j) * v, v), cfg, s, i, j);
+                    cand.Add((conf, j, token));
+                }
+                cand.Sort((a, c) => c.Conf != a.Conf ? c.Conf.CompareTo(a.Conf) : a.Pos.CompareTo(c.Pos));
+                int take = Select(cand, cfg, cfg.Dynamic ? 0 : quota[i][s]);
+                for (int k = 0; k < take; k++)
+                {
+                    x[i * l + cand[k].Pos] = cand[k].Token;
+                    fixedAt[i][Array.IndexOf(masked[i], cand[k].Pos)] = s;
+                }
+            }
+        }
+        var filled = new int[b][];
+        for (int i = 0; i < b; i++) filled[i] = masked[i].Select(j => x[i * l + j]).ToArray();
+        return new SampleResult(filled, fixedAt, passes, s);
+    }
+
     /// <summary>Logits of block positions [lo, hi) for every row as double (B, w, V), with classifier-free guidance applied.</summary>
     private double[] Predict(State st, int lo, int hi, ref KvCache? cache, bool full)
     {

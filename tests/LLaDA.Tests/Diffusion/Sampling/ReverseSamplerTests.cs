@@ -119,3 +119,19 @@ public class ReverseSamplerTests
         Assert.Throws<ArgumentException>(() => new SamplerConfig { GenLength = 8, BlockLength = 4, Steps = 3 }.Validate());
     }
 }
+
+public class InfillTests
+{
+    [Fact]
+    public void Infill_MaskedSpanBeforeKnownText_FillsTargetsWithinQuota()
+    {
+        var sp = new LLaDA.Diffusion.Data.SpecialTokens(Eos: 0, Mask: 1, Bos: 2);
+        var oracle = new OracleModel(20, j => 4 + j % 16, j => 1.0 + j);
+        var sampler = new ReverseSampler(oracle, sp);
+        int[] row = [2, 1, 1, 1, 9, 9, 0];
+        var r = sampler.Infill([row], new SamplerConfig { Steps = 3 });
+        Assert.Equal(new[] { 5, 6, 7 }, r.Generated[0]);   // targets of positions 1..3
+        Assert.Equal(new[] { 2, 1, 0 }, r.FixedAtStep[0]); // most confident (later) positions first, one per step
+        Assert.Equal(3, r.ForwardPasses);
+    }
+}

@@ -1,0 +1,31 @@
+using LLaDA.Diffusion.Data;
+using LLaDA.Diffusion.Eval;
+using LLaDA.Tensors.Cpu;
+using Xunit;
+
+namespace LLaDA.Tests.Diffusion.Eval;
+
+public class ReversalBenchmarkTests
+{
+    [Fact]
+    public void Run_TinyBudget_ScoresBothModelsOnEvenPoems()
+    {
+        var corpus = PoemCorpus.FromLines(
+        [
+            "白日依山尽，黄河入海流。欲穷千里目，更上一层楼。",
+            "床前明月光，疑是地上霜。举头望明月，低头思故乡。",
+            "春眠不觉晓，处处闻啼鸟。夜来风雨声，花落知多少。",
+            "红豆生南国，春来发几枝。愿君多采撷，此物最相思。",
+        ]);
+        var scores = ReversalBenchmark.Run(corpus, new ReversalConfig { Poems = 4, Steps = 20, Batch = 4, Preset = "tiny" }, CpuBackend.Default);
+        Assert.Equal(new[] { "LLaDA-mini", "AR-mini" }, scores.Select(s => s.Model));
+        Assert.All(scores, s =>
+        {
+            Assert.Equal(4, s.Queries); // two couplets each of poems 0 and 2
+            Assert.InRange(s.Forward, 0, 1);
+            Assert.InRange(s.Reversal, 0, 1);
+        });
+        Assert.NotNull(scores[0].ReversalInfill);
+        Assert.Null(scores[1].ReversalInfill);
+    }
+}
