@@ -104,7 +104,7 @@ public static class EvalCommand
             }, new JsonSerializerOptions { WriteIndented = true }));
             return 0;
         }
-        var table = new Table().AddColumns("model", "forward (下一句)", "reversal (上一句)", "reversal by infilling", "passes/token", "couplets", "train s");
+        var table = new Table().AddColumns("model", "forward", "reversal", "reversal (infill)", "passes/tok", "couplets", "train s");
         foreach (var s in scores)
             table.AddRow(Markup.Escape(s.Model), $"{100 * s.Forward:F1} %", $"{100 * s.Reversal:F1} %", s.ReversalInfill is double r ? $"{100 * r:F1} %" : "—", $"{s.PassesPerToken:F2}", s.Queries.ToString(), $"{s.TrainSeconds:F0}");
         AnsiConsole.Write(table);

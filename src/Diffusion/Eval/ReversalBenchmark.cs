@@ -14,7 +14,7 @@ public sealed record ReversalConfig
     /// <summary>Model shape for both LLaDA-mini and AR-mini (same size).</summary>
     public string Preset { get; init; } = "poems";
 
-    public int Steps { get; init; } = 3000;
+    public int Steps { get; init; } = 12000;
     public int Batch { get; init; } = 16;
     public float Lr { get; init; } = 1e-3f;
     public ulong Seed { get; init; } = 1234;
