@@ -31,8 +31,9 @@ public static class Cli
           eval likelihood --checkpoint DIR --prompt TEXT (--answer TEXT | --options "A|B|C")
                  [--mc-num N] [--batch N] [--cfg X] [--seed N] [--json]
           eval reversal [--data FILE] [--poems N] [--steps N] [--batch N] [--lr X] [--seed N]
-                 [--max-queries N] [--poem-text] [--threshold X] [--cache none|prefix|dual] [--json]:
-                 LLaDA-mini vs AR-mini, forward vs reversed couplets (optionally also fast decoding)
+                 [--max-queries N] [--poem-text] [--threshold X,Y|none] [--factor X,Y] [--cache none|prefix|dual] [--json]:
+                 LLaDA-mini vs AR-mini, forward vs reversed couplets; LLaDA also with each fast decoding
+                 (default: threshold 0.9), with forward passes per generated token
           check  [--device cuda|ilgpu-cpu|opencl] [--size tiny|moderate] [--filter NAME] [--ptx DIR]
                  compare every ILGPU kernel with the CPU backend; exit code 1 on any mismatch
                  (--ptx DIR: write every kernel's PTX for SM 9.0 instead, for ptxas -v; no GPU needed)
@@ -45,6 +46,8 @@ public static class Cli
     {
         CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
         CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+        // Piped or logged output has no terminal width (Spectre assumes 80 columns and folds wide tables): use a wide page.
+        if (Console.IsOutputRedirected && Environment.GetEnvironmentVariable("COLUMNS") is null) Spectre.Console.AnsiConsole.Profile.Width = 160;
         if (args.Length == 0 || args[0] is "help" or "--help" or "-h")
         {
             Console.WriteLine(Usage);

@@ -237,7 +237,11 @@ internal static class CpuBenchCases
             }
             times.Add(med);
             double tokPerS = b * t / (med / 1000);
-            yield return new BenchResult("train_step", $"{name}: {mc.NLayers}L d{mc.DModel} H{mc.NHeads} T{t} B{b} V{mc.VocabSize}", med, best, 0, 0, it,
+            // Nominal model FLOPs per step (PaLM appendix B): 6·N per token for the N weights a token passes through (the
+            // embedding lookup excluded, the LM head included on every row) + 12·L·T·d for attention's two T×T products.
+            long nMatmul = mc.ParameterCount() - (mc.WeightTying ? 0 : (long)mc.Rows * mc.DModel);
+            double stepFlops = (double)b * t * (6.0 * nMatmul + 12.0 * mc.NLayers * t * mc.DModel);
+            yield return new BenchResult("train_step", $"{name}: {mc.NLayers}L d{mc.DModel} H{mc.NHeads} T{t} B{b} V{mc.VocabSize}", med, best, stepFlops, 0, it,
                 $"{tokPerS:F0} tok/s; fresh pool bytes/step {freshPerStep}; managed bytes/step {managedPerStep}")
             { TokensPerSecond = tokPerS, FreshBytesPerStep = freshPerStep, ManagedBytesPerStep = managedPerStep };
         }

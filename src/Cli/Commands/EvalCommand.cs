@@ -70,6 +70,20 @@ public static class EvalCommand
         }
     }
 
+    /// <summary>Decodings scored besides one token per step: "--threshold 0.9,0.7 --factor 1 --cache dual" gives three
+    /// (each with the cache); "--threshold none" gives none; no option at all gives threshold 0.9.</summary>
+    private static IReadOnlyList<SamplerConfig> FastDecodings(string? thresholds, string? factors, string? cache)
+    {
+        var c = SamplerOptions.ParseCache(cache);
+        static IEnumerable<double> Values(string? list, string name) => list is null or "none" ? [] : list.Split(',').Select(v =>
+            double.TryParse(v, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var x) && x > 0
+                ? x : throw new OptionException($"--{name}: '{v}' is not a positive number (a comma-separated list, or none)"));
+        var list = Values(thresholds ?? (factors is null ? "0.9" : null), "threshold").Select(t => t <= 1 ? new SamplerConfig { Threshold = t, Cache = c }
+                : throw new OptionException($"--threshold {t} must be in (0, 1]")).ToList();
+        list.AddRange(Values(factors, "factor").Select(f => new SamplerConfig { Factor = f, Cache = c }));
+        return list;
+    }
+
     private static int Reversal(Options o)
     {
         string data = o.String("data") ?? DataPaths.DefaultPoems();
@@ -85,8 +99,7 @@ public static class EvalCommand
             Preset = o.String("preset") ?? d.Preset,
             MaxQueries = o.Int("max-queries", d.MaxQueries),
             IncludePoemText = o.Flag("poem-text"),
-            FastDecoding = o.String("threshold") is null && o.String("cache") is null ? null
-                : new SamplerConfig { Threshold = o.Double("threshold", 0.9), Cache = SamplerOptions.ParseCache(o.String("cache")) },
+            FastDecodings = FastDecodings(o.String("threshold"), o.String("factor"), o.String("cache")),
         };
         var backend = Devices.Get(o.String("device"));
         CpuParallel.Threads = o.Int("threads", Environment.ProcessorCount);
@@ -100,13 +113,13 @@ public static class EvalCommand
             Console.WriteLine(JsonSerializer.Serialize(new
             {
                 poems = cfg.Poems, steps = cfg.Steps, seed = cfg.Seed, queries = llada.Queries,
-                models = scores.Select(s => new { model = s.Model, forward = s.Forward, reversal = s.Reversal, reversal_infill = s.ReversalInfill, forward_passes_per_token = Math.Round(s.PassesPerToken, 4), train_seconds = Math.Round(s.TrainSeconds, 1), final_loss = Math.Round(s.FinalLoss, 4) }),
+                models = scores.Select(s => new { model = s.Model, forward = s.Forward, reversal = s.Reversal, reversal_infill = s.ReversalInfill, forward_passes_per_token = Math.Round(s.PassesPerToken, 4), forward_query_passes_per_token = Math.Round(s.ForwardPassesPerToken, 4), infill_passes_per_token = s.InfillPassesPerToken is double ip ? Math.Round(ip, 4) : (double?)null, train_seconds = Math.Round(s.TrainSeconds, 1), final_loss = Math.Round(s.FinalLoss, 4) }),
             }, new JsonSerializerOptions { WriteIndented = true }));
             return 0;
         }
-        var table = new Table().AddColumns("model", "forward", "reversal", "reversal (infill)", "passes/tok", "couplets", "train s");
+        var table = new Table().AddColumns("model", "forward", "reversal", "reversal (infill)", "passes/tok fwd", "passes/tok both", "passes/tok infill", "couplets", "train s");
         foreach (var s in scores)
-            table.AddRow(Markup.Escape(s.Model), $"{100 * s.Forward:F1} %", $"{100 * s.Reversal:F1} %", s.ReversalInfill is double r ? $"{100 * r:F1} %" : "—", $"{s.PassesPerToken:F2}", s.Queries.ToString(), $"{s.TrainSeconds:F0}");
+            table.AddRow(Markup.Escape(s.Model), $"{100 * s.Forward:F1} %", $"{100 * s.Reversal:F1} %", s.ReversalInfill is double r ? $"{100 * r:F1} %" : "—", $"{s.ForwardPassesPerToken:F2}", $"{s.PassesPerToken:F2}", s.InfillPassesPerToken is double ip ? $"{ip:F2}" : "—", s.Queries.ToString(), $"{s.TrainSeconds:F0}");
         AnsiConsole.Write(table);
         return 0;
     }

@@ -14,7 +14,7 @@ public sealed record ReversalConfig
     /// <summary>Model shape for both LLaDA-mini and AR-mini (same size).</summary>
     public string Preset { get; init; } = "poems";
 
-    public int Steps { get; init; } = 12000;
+    public int Steps { get; init; } = 20000;
     public int Batch { get; init; } = 16;
     public float Lr { get; init; } = 1e-3f;
     public ulong Seed { get; init; } = 1234;
@@ -25,12 +25,18 @@ public sealed record ReversalConfig
     /// <summary>Also train on every poem as plain text (rows as long as the longest poem, so mostly EOS padding for the QA rows).</summary>
     public bool IncludePoemText { get; init; }
 
-    /// <summary>LLaDA decoding besides the reference one (one token per step): e.g. Threshold 0.9 and/or a cache; its accuracy and forward passes are reported too.</summary>
-    public SamplerConfig? FastDecoding { get; init; }
+    /// <summary>LLaDA decodings besides the reference one (one token per step), each scored on the same trained model: e.g.
+    /// Threshold 0.9, Factor 1 and/or a cache; their accuracy and forward passes per token are reported too.</summary>
+    public IReadOnlyList<SamplerConfig> FastDecodings { get; init; } = [];
 }
 
 /// <summary>Accuracy of one model (or decoding) in both directions, and the forward passes it spent per generated token.</summary>
-public sealed record ReversalScore(string Model, double Forward, double Reversal, int Queries, double TrainSeconds, double FinalLoss, double PassesPerToken = 1, double? ReversalInfill = null);
+/// <param name="PassesPerToken">Forward passes per generated token over the forward and reversal (template) queries.</param>
+/// <param name="ForwardPassesPerToken">The same over the forward queries only.</param>
+/// <param name="ReversalInfill">LLaDA only: reversal accuracy when the first line is infilled in the forward document.</param>
+/// <param name="InfillPassesPerToken">LLaDA only: forward passes per token of those infills.</param>
+public sealed record ReversalScore(string Model, double Forward, double Reversal, int Queries, double TrainSeconds, double FinalLoss,
+    double PassesPerToken = 1, double? ReversalInfill = null, double ForwardPassesPerToken = 1, double? InfillPassesPerToken = null);
 
 /// <summary>The forward/reversal poem benchmark (SPEC §13, ML-GSAI/LLaDA eval_reverse.py), scaled to poems we can train on here.</summary>
 /// <remarks>
@@ -103,27 +109,47 @@ public static class ReversalBenchmark
             }
             double trainSecs = sw.Elapsed.TotalSeconds;
             var decodings = new List<(string Name, SamplerConfig? Cfg)> { (name, null) };
-            if (!causal && cfg.FastDecoding is not null) decodings.Add(($"{name} (fast decoding)", cfg.FastDecoding));
+            if (!causal)
+                foreach (var d in cfg.FastDecodings) decodings.Add(($"{name} ({Describe(d)})", d));
             foreach (var (label, dec) in decodings)
             {
-                int fwd = 0, rev = 0, infill = 0, passes = 0, tokens = 0;
+                int fwd = 0, rev = 0, infill = 0, tokens = 0;
+                int fwdPasses = 0, revPasses = 0, infillPasses = 0, fwdTokens = 0, infillTokens = 0;
                 foreach (var c in heldOut)
                 {
                     var (a, p1) = Answer(model, tok, PoemCorpus.ForwardQuestion(c), c.Second.Length, dec, len);
                     var (b, p2) = Answer(model, tok, PoemCorpus.ReverseQuestion(c), c.First.Length, dec, len);
                     fwd += a.Contains(c.Second) ? 1 : 0;
                     rev += b.Contains(c.First) ? 1 : 0;
-                    passes += p1 + p2;
+                    fwdPasses += p1;
+                    revPasses += p2;
+                    fwdTokens += c.Second.Length;
                     tokens += c.Second.Length + c.First.Length;
-                    if (!causal && dec is null) infill += InfillFirstLine(model, tok, c, len).Contains(c.First) ? 1 : 0;
+                    if (!causal)
+                    {
+                        var (f, p3) = InfillFirstLine(model, tok, c, len, dec);
+                        infill += f.Contains(c.First) ? 1 : 0;
+                        infillPasses += p3;
+                        infillTokens += c.First.Length;
+                    }
                 }
                 int n = Math.Max(1, heldOut.Count);
-                double? inf = !causal && dec is null ? (double)infill / n : null;
-                scores.Add(new ReversalScore(label, (double)fwd / n, (double)rev / n, heldOut.Count, trainSecs, loss, (double)passes / Math.Max(1, tokens), inf));
-                log?.Invoke($"  {label}: forward {fwd}/{heldOut.Count}, reversal {rev}/{heldOut.Count}{(inf is null ? "" : $", reversal by infilling {infill}/{heldOut.Count}")}, {(double)passes / Math.Max(1, tokens):F3} forward passes per token");
+                double? inf = causal ? null : (double)infill / n;
+                double? infPpt = causal ? null : (double)infillPasses / Math.Max(1, infillTokens);
+                double ppt = (double)(fwdPasses + revPasses) / Math.Max(1, tokens);
+                double fwdPpt = (double)fwdPasses / Math.Max(1, fwdTokens);
+                scores.Add(new ReversalScore(label, (double)fwd / n, (double)rev / n, heldOut.Count, trainSecs, loss, ppt, inf, fwdPpt, infPpt));
+                log?.Invoke($"  {label}: forward {fwd}/{heldOut.Count}, reversal {rev}/{heldOut.Count}{(inf is null ? "" : $", reversal by infilling {infill}/{heldOut.Count}")}; forward passes per token: forward {fwdPpt:F3}, both questions {ppt:F3}{(infPpt is double ip ? $", infilling {ip:F3}" : "")}");
             }
         }
         return scores;
+    }
+
+    /// <summary>A short name of a decoding: "threshold 0.9", "factor 1 + dual cache".</summary>
+    public static string Describe(SamplerConfig d)
+    {
+        string how = d.Threshold is double t ? $"threshold {t:0.###}" : d.Factor is double f ? $"factor {f:0.###}" : "one token per step";
+        return d.Cache == CacheMode.None ? how : $"{how} + {d.Cache.ToString().ToLowerInvariant()} cache";
     }
 
     /// <summary>The model's answer to a question and the forward passes it took; EOS suppressed in the answer.</summary>
@@ -146,8 +172,8 @@ public static class ReversalBenchmark
         return (tok.Decode(r.Generated[0], skipSpecial: true), r.ForwardPasses);
     }
 
-    /// <summary>LLaDA's native reverse query: the forward question's document with its first line masked, "[MASK]…的下一句是什么？{下句}", infilled (EOS-padded to the training length).</summary>
-    public static string InfillFirstLine(MaskPredictor model, CharTokenizer tok, Couplet c, int length)
+    /// <summary>LLaDA's native reverse query: the forward question's document with its first line masked, "[MASK]…的下一句是什么？{下句}", infilled (EOS-padded to the training length); returns the line and the forward passes it took.</summary>
+    public static (string Text, int Passes) InfillFirstLine(MaskPredictor model, CharTokenizer tok, Couplet c, int length, SamplerConfig? decoding = null)
     {
         var sp = tok.Specials;
         var row = new List<int> { sp.Bos!.Value };
@@ -155,8 +181,9 @@ public static class ReversalBenchmark
         row.AddRange(tok.Encode("的下一句是什么？" + c.Second));
         row.Add(sp.Eos);
         while (row.Count < length) row.Add(sp.PadId);
-        var r = new ReverseSampler(new MaskPredictorLogits(model), sp).Infill([row.ToArray()], new SamplerConfig { Steps = c.First.Length, LogitsEosInf = true });
-        return tok.Decode(r.Generated[0], skipSpecial: true);
+        var cfg = (decoding ?? new SamplerConfig()) with { Steps = c.First.Length, LogitsEosInf = true };
+        var r = new ReverseSampler(new MaskPredictorLogits(model), sp).Infill([row.ToArray()], cfg);
+        return (tok.Decode(r.Generated[0], skipSpecial: true), r.ForwardPasses);
     }
 
     /// <summary>Greedy decoding of a causal model for n tokens (the banned token never chosen).</summary>

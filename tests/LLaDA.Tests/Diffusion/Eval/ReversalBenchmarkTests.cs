@@ -1,5 +1,6 @@
 using LLaDA.Diffusion.Data;
 using LLaDA.Diffusion.Eval;
+using LLaDA.Diffusion.Sampling;
 using LLaDA.Tensors.Cpu;
 using Xunit;
 
@@ -17,15 +18,27 @@ public class ReversalBenchmarkTests
             "春眠不觉晓，处处闻啼鸟。夜来风雨声，花落知多少。",
             "红豆生南国，春来发几枝。愿君多采撷，此物最相思。",
         ]);
-        var scores = ReversalBenchmark.Run(corpus, new ReversalConfig { Poems = 4, Steps = 20, Batch = 4, Preset = "tiny" }, CpuBackend.Default);
-        Assert.Equal(new[] { "LLaDA-mini", "AR-mini" }, scores.Select(s => s.Model));
+        var cfg = new ReversalConfig { Poems = 4, Steps = 20, Batch = 4, Preset = "tiny", FastDecodings = [new SamplerConfig { Threshold = 0.9 }] };
+        var scores = ReversalBenchmark.Run(corpus, cfg, CpuBackend.Default);
+        Assert.Equal(new[] { "LLaDA-mini", "LLaDA-mini (threshold 0.9)", "AR-mini" }, scores.Select(s => s.Model));
         Assert.All(scores, s =>
         {
             Assert.Equal(4, s.Queries); // two couplets each of poems 0 and 2
             Assert.InRange(s.Forward, 0, 1);
             Assert.InRange(s.Reversal, 0, 1);
         });
+        // One token per step: exactly one forward pass per generated token, in every query kind.
+        Assert.Equal(1.0, scores[0].PassesPerToken);
+        Assert.Equal(1.0, scores[0].ForwardPassesPerToken);
+        Assert.Equal(1.0, scores[0].InfillPassesPerToken);
+        // Threshold decoding commits at least one token per pass, so never more passes than tokens (and at least one per query).
+        var fast = scores[1];
+        Assert.NotNull(fast.ReversalInfill);
+        Assert.InRange(fast.PassesPerToken, 1.0 / 5, 1.0);
+        Assert.InRange(fast.ForwardPassesPerToken, 1.0 / 5, 1.0);
+        Assert.InRange(fast.InfillPassesPerToken!.Value, 1.0 / 5, 1.0);
         Assert.NotNull(scores[0].ReversalInfill);
-        Assert.Null(scores[1].ReversalInfill);
+        Assert.Null(scores[2].ReversalInfill);
+        Assert.Null(scores[2].InfillPassesPerToken);
     }
 }
