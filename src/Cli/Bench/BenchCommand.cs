@@ -43,7 +43,7 @@ public static class BenchCommand
         if (!json)
         {
             Console.WriteLine($"llada bench — {backend.Name} backend, {threads} thread(s), {CpuMatMul.BestAvailable} GEMM kernel, {(quick ? "quick" : "full")} run");
-            Console.WriteLine($"{"op",-26} {"shape",-34} {"median ms",10} {"GFLOP/s",9} {"GB/s",8}  note");
+            Console.WriteLine($"{"op",-26} {"shape",-46} {"median ms",10} {"GFLOP/s",9} {"GB/s",8}  note");
         }
         foreach (var family in Families)
         {
@@ -78,6 +78,6 @@ public static class BenchCommand
         string g = r.Gflops is { } gf ? gf.ToString("F1", CultureInfo.InvariantCulture) : "";
         string b = r.GBps is { } gb ? gb.ToString("F1", CultureInfo.InvariantCulture) : "";
         string note = r.Note ?? (r.GBps is { } bw ? $"{100 * bw / ReferenceBandwidth:F0}% of {ReferenceBandwidth} GB/s" : "");
-        return $"{r.Op,-26} {r.Shape,-34} {r.MedianMs,10:F3} {g,9} {b,8}  {note}";
+        return $"{r.Op,-26} {r.Shape,-46} {r.MedianMs,10:F3} {g,9} {b,8}  {note}";
     }
 }
