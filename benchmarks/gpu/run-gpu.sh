@@ -8,13 +8,17 @@
 # check.log, bench.log, summary.txt (our TFLOP/s vs PyTorch's on the same shapes), stages.log (exit code and seconds
 # of each stage).
 # Environment: BUDGET (seconds for all stages, default 540), STAGES (default "ptx check bench torch cli"),
-# DEVICE (cuda; "cpu" runs the same flow on ILGPU's CPU accelerator for a local dry run), GPU_DIR (default .gpu).
+# DEVICE (cuda; "cpu" is a local dry run: kernels on ILGPU's CPU accelerator, CLI benchmarks on the CPU backend), GPU_DIR (default .gpu).
 set -u
 OUT=${OUT:-$(mktemp -d)}
 GPU_DIR=${GPU_DIR:-.gpu}
 BUDGET=${BUDGET:-540}
 STAGES=${STAGES:-"ptx check bench torch cli"}
 DEVICE=${DEVICE:-cuda}
+# Dry run (DEVICE=cpu): the kernel stages and `check` run on ILGPU's CPU accelerator at tiny sizes, the CLI benchmarks on
+# the CPU backend in their quick form.
+KDEV=$DEVICE; SIZE=""; QUICK=""
+if [ "$DEVICE" = cpu ]; then KDEV=ilgpu-cpu; SIZE="--size tiny"; QUICK="--quick"; fi
 START=$(date +%s)
 mkdir -p "$OUT"
 echo "out: $OUT" >&2
@@ -69,11 +73,11 @@ if want ptx && [ -n "$KR" ]; then
 fi
 
 if want check && [ -n "$KR" ]; then
-  stage kernels-check 150 $KR check --device "$DEVICE" > "$OUT/kernels-check.log" 2>&1
+  stage kernels-check 150 $KR check --device "$KDEV" > "$OUT/kernels-check.log" 2>&1
 fi
 
 if want bench && [ -n "$KR" ]; then
-  stage kernels-bench 200 $KR bench --device "$DEVICE" --json > "$OUT/kernels-bench.jsonl" 2> "$OUT/kernels-bench.err"
+  stage kernels-bench 200 $KR bench --device "$KDEV" --json > "$OUT/kernels-bench.jsonl" 2> "$OUT/kernels-bench.err"
 fi
 
 if want torch && [ -f "$GPU_DIR/torch_ref.py" ] && [ "$DEVICE" = cuda ]; then
@@ -81,9 +85,9 @@ if want torch && [ -f "$GPU_DIR/torch_ref.py" ] && [ "$DEVICE" = cuda ]; then
 fi
 
 if want cli && [ -n "$CLI" ]; then
-  stage cli-check 90 "$CLI" check --device "$DEVICE" > "$OUT/check.log" 2>&1
-  stage cli-bench 120 "$CLI" bench train --device "$DEVICE" > "$OUT/bench.log" 2>&1
-  stage cli-sample 90 "$CLI" bench sample --device "$DEVICE" > "$OUT/sample.log" 2>&1
+  stage cli-check 90 "$CLI" check --device "$KDEV" $SIZE > "$OUT/check.log" 2>&1
+  stage cli-bench 120 "$CLI" bench train --device "$DEVICE" $QUICK > "$OUT/bench.log" 2>&1
+  stage cli-sample 90 "$CLI" bench sample --device "$DEVICE" $QUICK > "$OUT/sample.log" 2>&1
   if [ -f "$GPU_DIR/peers/llada_torch.py" ] && [ "$DEVICE" = cuda ]; then
     stage torch-train 90 python3 "$GPU_DIR/peers/llada_torch.py" > "$OUT/torch_train.jsonl" 2> "$OUT/torch_train.err"
   fi
