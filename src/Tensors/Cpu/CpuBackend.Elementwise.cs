@@ -164,7 +164,18 @@ public sealed unsafe partial class CpuBackend
     private static void UnaryRow<TOp>(TOp op, float* x, float* y, long n, bool nt) where TOp : struct, IUnaryOp
     {
         long i = 0;
-        if (nt)
+        if (Vector512.IsHardwareAccelerated)
+        {
+            if (nt)
+                for (long h = CpuStream.Head64(y, n); i < h; i++) y[i] = op.Apply(x[i]);
+            for (; i <= n - 32; i += 32)
+            {
+                CpuStream.Store(op.Apply(Vector512.Load(x + i)), y + i, nt);
+                CpuStream.Store(op.Apply(Vector512.Load(x + i + 16)), y + i + 16, nt);
+            }
+            for (; i <= n - 16; i += 16) CpuStream.Store(op.Apply(Vector512.Load(x + i)), y + i, nt);
+        }
+        else if (nt)
             for (long h = CpuStream.Head(y, n); i < h; i++) y[i] = op.Apply(x[i]);
         for (; i <= n - 16; i += 16)
         {

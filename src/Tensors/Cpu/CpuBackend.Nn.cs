@@ -40,6 +40,18 @@ public sealed unsafe partial class CpuBackend
                     var vm = Vector256.Create(m);
                     var acc = Vector256<float>.Zero;
                     int i = 0;
+                    if (Vector512.IsHardwareAccelerated)
+                    {
+                        var vm16 = Vector512.Create(m);
+                        var acc16 = Vector512<float>.Zero;
+                        for (; i <= n - 16; i += 16)
+                        {
+                            var ev = VectorMath.ExpFast(Vector512.Load(xr + i) - vm16);
+                            acc16 += ev;
+                            ev.Store(yr + i);
+                        }
+                        acc = acc16.GetLower() + acc16.GetUpper();
+                    }
                     for (; i <= n - 8; i += 8)
                     {
                         var ev = VectorMath.ExpFast(Vector256.Load(xr + i) - vm);
@@ -86,6 +98,11 @@ public sealed unsafe partial class CpuBackend
                     float* yp = py + r * n, gp = pdy + r * n, dp = pdx + r * n;
                     var vs = Vector256.Create(sum);
                     int i = 0;
+                    if (Vector512.IsHardwareAccelerated)
+                    {
+                        var vs16 = Vector512.Create(sum);
+                        for (; i <= n - 16; i += 16) (Vector512.Load(gp + i) - vs16 * VectorMath.ExpFast(Vector512.Load(yp + i))).Store(dp + i);
+                    }
                     for (; i <= n - 8; i += 8) (Vector256.Load(gp + i) - vs * VectorMath.ExpFast(Vector256.Load(yp + i))).Store(dp + i);
                     for (; i < n; i++) dp[i] = gp[i] - sum * MathF.Exp(yp[i]);
                 }
@@ -99,6 +116,13 @@ public sealed unsafe partial class CpuBackend
         var vm = Vector256.Create(m);
         var acc = Vector256<float>.Zero;
         int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var vm16 = Vector512.Create(m);
+            var acc16 = Vector512<float>.Zero;
+            for (; i <= n - 16; i += 16) acc16 += VectorMath.ExpFast(Vector512.Load(x + i) - vm16);
+            acc = acc16.GetLower() + acc16.GetUpper();
+        }
         for (; i <= n - 8; i += 8) acc += VectorMath.ExpFast(Vector256.Load(x + i) - vm);
         float s = Vector256.Sum(acc);
         for (; i < n; i++) s += MathF.Exp(x[i] - m);
@@ -217,7 +241,17 @@ public sealed unsafe partial class CpuBackend
         CpuParallel.For(y.Numel, 16, (s, e) =>
         {
             long i = s;
-            if (nt)
+            if (Vector512.IsHardwareAccelerated)
+            {
+                if (nt)
+                    for (long h = s + CpuStream.Head64(py + s, e - s); i < h; i++) py[i] = pg[i] / (1f + MathF.Exp(-pg[i])) * pu[i];
+                for (; i <= e - 16; i += 16)
+                {
+                    var g = Vector512.Load(pg + i);
+                    CpuStream.Store(g / (Vector512<float>.One + VectorMath.ExpFast(-g)) * Vector512.Load(pu + i), py + i, nt);
+                }
+            }
+            else if (nt)
                 for (long h = s + CpuStream.Head(py + s, e - s); i < h; i++) py[i] = pg[i] / (1f + MathF.Exp(-pg[i])) * pu[i];
             for (; i <= e - 8; i += 8)
             {
@@ -235,6 +269,18 @@ public sealed unsafe partial class CpuBackend
         CpuParallel.For(gate.Numel, 24, (s, e) =>
         {
             long i = s;
+            if (Vector512.IsHardwareAccelerated)
+            {
+                var one16 = Vector512<float>.One;
+                for (; i <= e - 16; i += 16)
+                {
+                    var g = Vector512.Load(pg + i);
+                    var sg = one16 / (one16 + VectorMath.ExpFast(-g));
+                    var d = Vector512.Load(pdy + i);
+                    Vector512.Store(d * Vector512.Load(pu + i) * sg * (one16 + g * (one16 - sg)), pdg + i);
+                    Vector512.Store(d * g * sg, pdu + i);
+                }
+            }
             var one = Vector256<float>.One;
             for (; i <= e - 8; i += 8)
             {
@@ -309,6 +355,12 @@ public sealed unsafe partial class CpuBackend
                 var vl = Vector256.Create(plse[r]);
                 var vs = Vector256.Create(scale);
                 int i = 0;
+                if (Vector512.IsHardwareAccelerated)
+                {
+                    var vl16 = Vector512.Create(plse[r]);
+                    var vs16 = Vector512.Create(scale);
+                    for (; i <= v - 16; i += 16) Vector512.Store(vs16 * VectorMath.ExpFast(Vector512.Load(row + i) - vl16), dst + i);
+                }
                 for (; i <= v - 8; i += 8) Vector256.Store(vs * VectorMath.ExpFast(Vector256.Load(row + i) - vl), dst + i);
                 for (; i < v; i++) dst[i] = scale * MathF.Exp(row[i] - plse[r]);
                 dst[t] -= scale;

@@ -21,6 +21,17 @@ internal static unsafe class CpuStream
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static long Head(float* y, long n) => Math.Min(n, ((32 - ((nint)y & 31)) & 31) / 4);
 
+    /// <summary>Elements to process one by one before <paramref name="y"/> reaches 64-byte alignment (for Vector512 stores).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static long Head64(float* y, long n) => Math.Min(n, ((64 - ((nint)y & 63)) & 63) / 4);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(Vector512<float> v, float* p, bool nonTemporal)
+    {
+        if (nonTemporal) Vector512.StoreAlignedNonTemporal(v, p);
+        else Vector512.Store(v, p);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(Vector256<float> v, float* p, bool nonTemporal)
     {

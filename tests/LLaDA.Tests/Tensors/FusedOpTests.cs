@@ -251,4 +251,28 @@ public class FusedOpTests
         TensorAssert.Close(ep, p.ToArray(), 1e-6, 1e-5, "param");
         TensorAssert.Close(em, m.ToArray(), 1e-7, 1e-5, "m");
     }
+
+    [Fact]
+    public void ExpSiluAndSiluGate_LargeOutputs_NonTemporalPath_MatchScalarFormula()
+    {
+        // Outputs ≥ 16 MiB take the streaming-store path (16-lane loop after an alignment head, 8-lane and scalar tails);
+        // the input is a view at a 12-byte offset, the length leaves a tail of 13.
+        int n = (4 << 20) + 13;
+        var x = Rng.Floats(n + 3, 11, -30, 30);
+        var u = Rng.Floats(n, 12, -2, 2);
+        using var all = Tensor.FromArray(x, [n + 3]);
+        using var t = all.Narrow(0, 3, n);
+        using var up = Tensor.FromArray(u, [n]);
+        using var e = t.Exp();
+        using var si = t.Silu();
+        using var sg = Tensor.SiluGate(t, up);
+        float[] ge = e.ToArray(), gs = si.ToArray(), gg = sg.ToArray();
+        for (int i = 0; i < n; i++)
+        {
+            double v = x[i + 3], ex = Math.Exp(v), silu = v / (1 + Math.Exp(-v));
+            Assert.True(Math.Abs(ge[i] - ex) <= 2e-7 * ex, $"exp at {i}: {ge[i]} vs {ex}");
+            Assert.True(Math.Abs(gs[i] - silu) <= 1e-6 * (1 + Math.Abs(silu)), $"silu at {i}: {gs[i]} vs {silu}");
+            Assert.True(Math.Abs(gg[i] - silu * u[i]) <= 1e-6 * (1 + Math.Abs(silu * u[i])), $"silu gate at {i}");
+        }
+    }
 }
