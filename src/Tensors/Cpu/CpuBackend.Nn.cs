@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using LLaDA.Tensors.Ops;
 using LLaDA.Tensors.Random;
@@ -268,29 +269,8 @@ public sealed unsafe partial class CpuBackend
         float* pg = F(gate), pu = F(up), pdy = F(dy), pdg = F(dgate), pdu = F(dup);
         CpuParallel.For(gate.Numel, 24, (s, e) =>
         {
-            long i = s;
-            if (Vector512.IsHardwareAccelerated)
-            {
-                var one16 = Vector512<float>.One;
-                for (; i <= e - 16; i += 16)
-                {
-                    var g = Vector512.Load(pg + i);
-                    var sg = one16 / (one16 + VectorMath.ExpFast(-g));
-                    var d = Vector512.Load(pdy + i);
-                    Vector512.Store(d * Vector512.Load(pu + i) * sg * (one16 + g * (one16 - sg)), pdg + i);
-                    Vector512.Store(d * g * sg, pdu + i);
-                }
-            }
-            var one = Vector256<float>.One;
-            for (; i <= e - 8; i += 8)
-            {
-                // σ = 1/(1+e⁻ᵍ), silu = g·σ, silu' = σ·(1 + g·(1 − σ))
-                var g = Vector256.Load(pg + i);
-                var sg = one / (one + VectorMath.ExpFast(-g));
-                var d = Vector256.Load(pdy + i);
-                Vector256.Store(d * Vector256.Load(pu + i) * sg * (one + g * (one - sg)), pdg + i);
-                Vector256.Store(d * g * sg, pdu + i);
-            }
+            long i = Vector512.IsHardwareAccelerated ? SiluGateBackwardLanes<Vector512<float>, Simd512>(pg, pu, pdy, pdg, pdu, s, e) : s;
+            i = SiluGateBackwardLanes<Vector256<float>, Simd256>(pg, pu, pdy, pdg, pdu, i, e);
             for (; i < e; i++)
             {
                 float g = pg[i], sg = 1f / (1f + MathF.Exp(-g));
@@ -298,6 +278,24 @@ public sealed unsafe partial class CpuBackend
                 pdu[i] = pdy[i] * g * sg;
             }
         });
+    }
+
+    /// <summary>SiLU-gate backward on whole vectors from <paramref name="i"/>; returns where the scalar tail starts.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static long SiluGateBackwardLanes<TV, TS>(float* pg, float* pu, float* pdy, float* pdg, float* pdu, long i, long e)
+        where TV : struct where TS : ISimd<TV>
+    {
+        var one = TS.Broadcast(1f);
+        for (; i <= e - TS.Width; i += TS.Width)
+        {
+            // σ = 1/(1+e⁻ᵍ), silu = g·σ, silu' = σ·(1 + g·(1 − σ))
+            var g = TS.Load(pg + i);
+            var sg = TS.Div(one, TS.Add(one, SimdMath.Exp<TV, TS>(TS.Sub(default, g))));
+            var d = TS.Load(pdy + i);
+            TS.Store(pdg + i, TS.Mul(TS.Mul(TS.Mul(d, TS.Load(pu + i)), sg), TS.Fma(g, TS.Sub(one, sg), one)));
+            TS.Store(pdu + i, TS.Mul(TS.Mul(d, g), sg));
+        }
+        return i;
     }
 
     // ---------------------------------------------------------------- cross-entropy
