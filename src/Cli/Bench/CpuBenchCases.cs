@@ -219,10 +219,12 @@ internal static class CpuBenchCases
             using var model = new MaskPredictor(mc, 1, backend);
             using var trainer = new Trainer(model, new TrainConfig { Steps = 1_000_000, BatchSize = b, Lr = 1e-3f, Warmup = 0, Seed = 1 }, data, null);
             var pool = (backend as CpuBackend)?.Pool;
-            // Warm the JIT and the pool until steady state: at least 6 steps, then until two steps in a row touch no fresh
-            // memory (the masked-row count varies per step, and blocks left idle by earlier benchmarks can take a few steps
-            // to settle into the sizes a step needs), at most 40.
-            for (int i = 0, quiet = 0; i < 40 && (i < 6 || quiet < 2); i++)
+            // Warm the JIT and the pool until steady state: at least 8 steps, then until four steps in a row touch no fresh
+            // memory, at most 40. The masked-row count varies per step, and blocks left idle by earlier benchmarks (`llada
+            // bench` runs every family in one process) take a dozen steps to settle into the sizes a step needs: the pool
+            // hands out the smallest idle block up to 2× the request, so one step's order of requests can still need a new
+            // block after a quiet step.
+            for (int i = 0, quiet = 0; i < 40 && (i < 8 || quiet < 4); i++)
             {
                 long before = pool?.FreshBytes ?? 0;
                 trainer.Step();
@@ -301,7 +303,8 @@ internal static class CpuBenchCases
             double ms = sw.Elapsed.TotalMilliseconds;
             if (baseline == 0) baseline = ms;
             yield return new BenchResult("sample", $"{name}: gen {gen} block {block}", ms, ms, 0, 0, 1,
-                $"{gen / (ms / 1000):F1} tok/s; {(double)r.ForwardPasses / gen:F3} passes/token; {baseline / ms:F2}× vs one token per step")
+                $"{gen / (ms / 1000):F1} tok/s; {(double)r.ForwardPasses / gen:F3} passes/token; {baseline / ms:F2}× vs one token per step"
+                + (SampleCheckpoint is null ? " (random weights: no confidence reaches a threshold; --checkpoint DIR for a trained model)" : ""))
             { TokensPerSecond = gen / (ms / 1000) };
         }
     }
