@@ -164,32 +164,59 @@ public sealed unsafe partial class CpuBackend
         // chunk writes its own partial, and partials are added in chunk order: bit-identical results on every run.
         int chunks = (int)Math.Min(rows, 8);
         var partials = new float[Math.Max(chunks, 1) * c];
-        CpuParallel.For(chunks, rows / Math.Max(chunks, 1) * c * 6L, (c0, c1) =>
+        fixed (float* pp = partials)
         {
-            var g = new float[c];
-            for (long ch = c0; ch < c1; ch++)
+            float* ppart = pp;
+            CpuParallel.For(chunks, rows / Math.Max(chunks, 1) * c * 6L, (c0, c1) =>
             {
-                var part = new Span<float>(partials, (int)ch * c, c);
-                long r0 = rows * ch / chunks, r1 = rows * (ch + 1) / chunks;
-                for (long r = r0; r < r1; r++)
+                for (long ch = c0; ch < c1; ch++)
                 {
-                    var xr = new ReadOnlySpan<float>(px + r * c, c);
-                    var dyr = new ReadOnlySpan<float>(pdy + r * c, c);
-                    var dxr = new Span<float>(pdx + r * c, c);
-                    float rs = pr[r];
-                    // g = dy ⊙ w;  dx = rs·(g − x·rs²·mean(g ⊙ x));  dw += dy ⊙ x · rs
-                    TensorPrimitives.Multiply(dyr, new ReadOnlySpan<float>(pw, c), g);
-                    float coef = TensorPrimitives.Dot(g, xr) * rs * rs / c;
-                    TensorPrimitives.MultiplyAdd(xr, -coef, g, dxr);
-                    TensorPrimitives.Multiply(dxr, rs, dxr);
-                    TensorPrimitives.Multiply(dyr, xr, g);
-                    TensorPrimitives.MultiplyAdd(g, rs, part, part);
+                    float* part = ppart + ch * c;
+                    long r0 = rows * ch / chunks, r1 = rows * (ch + 1) / chunks;
+                    for (long r = r0; r < r1; r++)
+                    {
+                        float* xr = px + r * c, dyr = pdy + r * c, dxr = pdx + r * c;
+                        if (Vector512.IsHardwareAccelerated) RmsNormBackwardRow<Vector512<float>, Simd512>(xr, dyr, pw, dxr, part, pr[r], c);
+                        else if (Vector256.IsHardwareAccelerated) RmsNormBackwardRow<Vector256<float>, Simd256>(xr, dyr, pw, dxr, part, pr[r], c);
+                        else RmsNormBackwardRow<Vector128<float>, Simd128>(xr, dyr, pw, dxr, part, pr[r], c);
+                    }
                 }
-            }
-        });
+            });
+        }
         var dwSpan = new Span<float>(pdw, c);
         dwSpan.Clear();
         for (int ch = 0; ch < chunks; ch++) TensorPrimitives.Add(dwSpan, new ReadOnlySpan<float>(partials, ch * c, c), dwSpan);
+    }
+
+    /// <summary>One row of the RMSNorm backward in two passes over the row: g = dy ⊙ w; dx = rs·(g − x·rs²·mean(g ⊙ x));
+    /// part += dy ⊙ x · rs (this chunk's share of dweight).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void RmsNormBackwardRow<TV, TS>(float* x, float* dy, float* w, float* dx, float* part, float rs, int c)
+        where TV : struct where TS : ISimd<TV>
+    {
+        int width = TS.Width, i = 0;
+        TV acc0 = default, acc1 = default;
+        for (; i <= c - 2 * width; i += 2 * width)
+        {
+            acc0 = TS.Fma(TS.Mul(TS.Load(dy + i), TS.Load(w + i)), TS.Load(x + i), acc0);
+            acc1 = TS.Fma(TS.Mul(TS.Load(dy + i + width), TS.Load(w + i + width)), TS.Load(x + i + width), acc1);
+        }
+        for (; i <= c - width; i += width) acc0 = TS.Fma(TS.Mul(TS.Load(dy + i), TS.Load(w + i)), TS.Load(x + i), acc0);
+        float dot = TS.Sum(TS.Add(acc0, acc1));
+        for (; i < c; i++) dot += dy[i] * w[i] * x[i];
+        float coef = dot * rs * rs / c;
+        TV vrs = TS.Broadcast(rs), vneg = TS.Broadcast(-coef);
+        for (i = 0; i <= c - width; i += width)
+        {
+            TV d = TS.Load(dy + i), xv = TS.Load(x + i);
+            TS.Store(dx + i, TS.Mul(TS.Fma(xv, vneg, TS.Mul(d, TS.Load(w + i))), vrs));
+            TS.Store(part + i, TS.Fma(TS.Mul(d, xv), vrs, TS.Load(part + i)));
+        }
+        for (; i < c; i++)
+        {
+            dx[i] = (dy[i] * w[i] - x[i] * coef) * rs;
+            part[i] += dy[i] * x[i] * rs;
+        }
     }
 
     // ---------------------------------------------------------------- RoPE

@@ -48,6 +48,7 @@ public class FusedOpTests
     [InlineData(1, 1)]
     [InlineData(5, 7)]
     [InlineData(4, 96)]
+    [InlineData(3, 53)]
     public void RmsNorm_ForwardBackward_MatchDoubleFormula(int rows, int c)
     {
         const float eps = 1e-5f;
