@@ -31,7 +31,7 @@ public static class Cli
           eval likelihood --checkpoint DIR --prompt TEXT (--answer TEXT | --options "A|B|C")
                  [--mc-num N] [--batch N] [--cfg X] [--seed N] [--json]
           eval reversal [--data FILE] [--poems N] [--steps N] [--batch N] [--lr X] [--seed N]
-                 [--max-queries N] [--poem-text] [--threshold X,Y|none] [--factor X,Y] [--cache none|prefix|dual] [--json]:
+                 [--max-queries N] [--poem-text] [--threshold X,Y|none] [--factor X,Y] [--json]:
                  LLaDA-mini vs AR-mini, forward vs reversed couplets; LLaDA also with each fast decoding
                  (default: threshold 0.9), with forward passes per generated token
           check  [--device cuda|ilgpu-cpu|opencl] [--size tiny|moderate] [--filter NAME] [--ptx DIR]
@@ -75,7 +75,10 @@ public static class Cli
         {
             return Fail(e.Message);
         }
-        catch (Exception e) when (e is LLaDA.Nn.Serialization.CheckpointException or LLaDA.Nn.ConfigException or FileNotFoundException or InvalidDataException)
+        // Bad input found by the libraries (malformed files, inconsistent configs, invalid sampler settings): the message
+        // names the problem; a stack trace would only hide it.
+        catch (Exception e) when (e is LLaDA.Nn.Serialization.CheckpointException or LLaDA.Nn.ConfigException or FileNotFoundException
+                                     or InvalidDataException or ArgumentException)
         {
             return Fail(e.Message);
         }

@@ -3,6 +3,7 @@ using LLaDA.Diffusion.Data;
 using LLaDA.Diffusion.Eval;
 using LLaDA.Diffusion.Likelihood;
 using LLaDA.Diffusion.Sampling;
+using LLaDA.Nn;
 using LLaDA.Tensors.Cpu;
 using Spectre.Console;
 
@@ -70,11 +71,12 @@ public static class EvalCommand
         }
     }
 
-    /// <summary>Decodings scored besides one token per step: "--threshold 0.9,0.7 --factor 1 --cache dual" gives three
-    /// (each with the cache); "--threshold none" gives none; no option at all gives threshold 0.9.</summary>
-    private static IReadOnlyList<SamplerConfig> FastDecodings(string? thresholds, string? factors, string? cache)
+    /// <summary>Decodings scored besides one token per step: "--threshold 0.9,0.7 --factor 1" gives three; "--threshold
+    /// none" gives none; no option at all gives threshold 0.9. (No KV cache: the answers are infilled inside fixed-length
+    /// documents with EOS padding after them, which a prefix/dual cache does not cover; `llada bench sample` times the caches.)</summary>
+    private static IReadOnlyList<SamplerConfig> FastDecodings(string? thresholds, string? factors)
     {
-        var c = SamplerOptions.ParseCache(cache);
+        var c = CacheMode.None;
         static IEnumerable<double> Values(string? list, string name) => list is null or "none" ? [] : list.Split(',').Select(v =>
             double.TryParse(v, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var x) && x > 0
                 ? x : throw new OptionException($"--{name}: '{v}' is not a positive number (a comma-separated list, or none)"));
@@ -99,7 +101,7 @@ public static class EvalCommand
             Preset = o.String("preset") ?? d.Preset,
             MaxQueries = o.Int("max-queries", d.MaxQueries),
             IncludePoemText = o.Flag("poem-text"),
-            FastDecodings = FastDecodings(o.String("threshold"), o.String("factor"), o.String("cache")),
+            FastDecodings = FastDecodings(o.String("threshold"), o.String("factor")),
         };
         var backend = Devices.Get(o.String("device"));
         CpuParallel.Threads = o.Int("threads", Environment.ProcessorCount);
@@ -113,7 +115,7 @@ public static class EvalCommand
             Console.WriteLine(JsonSerializer.Serialize(new
             {
                 poems = cfg.Poems, steps = cfg.Steps, seed = cfg.Seed, queries = llada.Queries,
-                models = scores.Select(s => new { model = s.Model, forward = s.Forward, reversal = s.Reversal, reversal_infill = s.ReversalInfill, forward_passes_per_token = Math.Round(s.PassesPerToken, 4), forward_query_passes_per_token = Math.Round(s.ForwardPassesPerToken, 4), infill_passes_per_token = s.InfillPassesPerToken is double ip ? Math.Round(ip, 4) : (double?)null, train_seconds = Math.Round(s.TrainSeconds, 1), final_loss = Math.Round(s.FinalLoss, 4) }),
+                models = scores.Select(s => new { model = s.Model, forward = s.Forward, reversal = s.Reversal, reversal_infill = s.ReversalInfill, passes_per_token_both_questions = Math.Round(s.PassesPerToken, 4), passes_per_token_forward_question = Math.Round(s.ForwardPassesPerToken, 4), passes_per_token_infill = s.InfillPassesPerToken is double ip ? Math.Round(ip, 4) : (double?)null, train_seconds = Math.Round(s.TrainSeconds, 1), final_loss = Math.Round(s.FinalLoss, 4) }),
             }, new JsonSerializerOptions { WriteIndented = true }));
             return 0;
         }

@@ -63,6 +63,13 @@ public static class ReversalBenchmark
 {
     public static IReadOnlyList<ReversalScore> Run(PoemCorpus corpus, ReversalConfig cfg, IBackend backend, Action<string>? log = null)
     {
+        // Checked before minutes of training: answers are infilled inside fixed-length documents (no CFG, no KV cache).
+        foreach (var d in cfg.FastDecodings)
+        {
+            if (d.Cache != CacheMode.None || d.CfgScale > 0)
+                throw new ArgumentException($"reversal benchmark: decoding '{Describe(d)}' uses a KV cache or CFG, which infilling does not support");
+            d.Validate();
+        }
         var poems = corpus.Poems.Take(cfg.Poems).ToList();
         var tok = CharTokenizer.Build(poems.Append("的下一句是什么？上一句"));
         var sp = tok.Specials;

@@ -41,4 +41,14 @@ public class ReversalBenchmarkTests
         Assert.Null(scores[2].ReversalInfill);
         Assert.Null(scores[2].InfillPassesPerToken);
     }
+
+    [Fact]
+    public void Run_CachedDecoding_IsRejectedBeforeTraining()
+    {
+        // Infilling inside fixed-length documents has no KV-cache path: the error must come at once, not after training.
+        var corpus = PoemCorpus.FromLines(["白日依山尽，黄河入海流。欲穷千里目，更上一层楼。"]);
+        var cfg = new ReversalConfig { Poems = 1, Steps = 1_000_000, Preset = "tiny", FastDecodings = [new SamplerConfig { Threshold = 0.9, Cache = LLaDA.Nn.CacheMode.Dual }] };
+        var e = Assert.Throws<ArgumentException>(() => ReversalBenchmark.Run(corpus, cfg, CpuBackend.Default));
+        Assert.Contains("threshold 0.9 + dual cache", e.Message);
+    }
 }
