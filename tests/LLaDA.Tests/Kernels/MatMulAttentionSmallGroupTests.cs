@@ -5,6 +5,7 @@ using LLaDA.Kernels;
 using LLaDA.Tensors;
 using Xunit;
 using static LLaDA.Tests.Kernels.AttentionKernelTests;
+using static LLaDA.Tests.Testing.AttentionHarness;
 using static LLaDA.Tests.Kernels.MatMulKernelTests;
 
 namespace LLaDA.Tests.Kernels;
@@ -59,7 +60,7 @@ public sealed class MatMulAttentionSmallGroupTests : IClassFixture<MatMulAttenti
     [InlineData(AttnMask.None)]
     [InlineData(AttnMask.Causal)]
     public void Attention_FallsBackToNaiveAndMatches(AttnMask mask) =>
-        AttentionKernelTests.Check(_k, new Case(B: 4, NH: 2, NKV: 1, Tq: 7, Tk: 9, HS: 6, Mask: mask, Pad: AttentionKernelTests.PadKind.Mixed, Seed: 5));
+        AttentionKernelTests.Check(_k, new Case(B: 4, NH: 2, NKV: 1, Tq: 7, Tk: 9, HS: 6, Mask: mask, Pad: PadKind.Mixed, Seed: 5));
 
     [Fact]
     public void KernelBenchCheck_PassesWithFallbacks()

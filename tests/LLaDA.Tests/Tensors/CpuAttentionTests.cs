@@ -7,6 +7,7 @@ using System.Text;
 using LLaDA.Tensors;
 using LLaDA.Tensors.Cpu;
 using Xunit;
+using static LLaDA.Tests.Testing.AttentionHarness;
 
 namespace LLaDA.Tests.Tensors;
 
@@ -265,12 +266,6 @@ public sealed unsafe class CpuAttentionTests
 
     // ---- harness ---------------------------------------------------------------------------------------------------
 
-    /// <summary>Operand layouts: (B, NH, T, HS), (B, T, NH, HS), and a strided slice of a fused (B, T, 3·NH·HS + 5) buffer at offset 3.</summary>
-    public enum Lay { Bhtd, Bthd, Fused }
-
-    /// <summary>None: no padding array. Mixed: entry b % 4 = 0 all real; 1 left-padded by Tk/3 plus one interior key; 2 one real key; 3 all padded.</summary>
-    public enum PadKind { None, Mixed }
-
     private sealed record Case(int B, int NH, int NKV, int Tq, int Tk, int HS, AttnMask Mask, PadKind Pad = PadKind.None,
                                Lay Q = Lay.Bhtd, Lay K = Lay.Bhtd, Lay V = Lay.Bhtd, Lay O = Lay.Bhtd, Lay DO = Lay.Bhtd,
                                int Seed = 1, AttentionTuning Tuning = default);
@@ -284,11 +279,11 @@ public sealed unsafe class CpuAttentionTests
         Run run = Execute(c, reference: true);
         Run r = run.Reference!;
         string what = c.ToString();
-        AssertClose("o", run.O, r.O, what);
-        AssertLse(run.Lse, r.Lse, what);
-        AssertClose("dq", run.Dq, r.Dq, what);
-        AssertClose("dk", run.Dk, r.Dk, what);
-        AssertClose("dv", run.Dv, r.Dv, what);
+        AssertClose("o", run.O, r.O, what, Atol, Rtol);
+        AssertLse(run.Lse, r.Lse, what, Atol);
+        AssertClose("dq", run.Dq, r.Dq, what, Atol, Rtol);
+        AssertClose("dk", run.Dk, r.Dk, what, Atol, Rtol);
+        AssertClose("dv", run.Dv, r.Dv, what, Atol, Rtol);
         return run;
     }
 
@@ -332,56 +327,6 @@ public sealed unsafe class CpuAttentionTests
         return reference ? result with { Reference = Go(fast: false) } : result;
     }
 
-    private static int[]? MakePadding(PadKind kind, int batch, int tk, Random rng)
-    {
-        if (kind == PadKind.None) return null;
-        var pad = new int[batch * tk];
-        for (int b = 0; b < batch; b++)
-            for (int j = 0; j < tk; j++)
-                pad[b * tk + j] = (b % 4) switch
-                {
-                    0 => 1,
-                    1 => j < tk / 3 ? 0 : 1,
-                    2 => j == tk / 2 ? 1 : 0,
-                    _ => 0,
-                };
-        for (int b = 1; b < batch; b += 4)
-            if (tk > 3) pad[b * tk + tk / 3 + rng.Next(tk - tk / 3)] = 0;   // one interior padded key as well
-        return pad;
-    }
-
-    private static void AssertClose(string name, Operand fast, Operand reference, string what)
-    {
-        double maxAbs = 0, worstRatio = -1;
-        string worst = "";
-        int failures = 0;
-        var pairs = new StringBuilder();
-        foreach ((int b, int h, int t, int d) in fast.Indices())
-        {
-            float f = fast.At(b, h, t, d), r = reference.At(b, h, t, d);
-            double diff = Math.Abs((double)f - r), ratio = diff / (Atol + Rtol * Math.Abs(r));
-            if (!float.IsFinite(f)) ratio = double.PositiveInfinity;
-            maxAbs = Math.Max(maxAbs, diff);
-            if (ratio > worstRatio) { worstRatio = ratio; worst = $"({b},{h},{t},{d}) fast={f:G9} ref={r:G9}"; }
-            if (ratio > 1 && failures++ < 4) pairs.Append($" ({b},{h},{t},{d}): {f:G7} vs {r:G7};");
-        }
-        Assert.True(failures == 0,
-            $"{name} [{what}]: {failures} of {fast.Count} elements exceed {Atol} + {Rtol}·|ref|; worst index (b,h,t,d)={worst}; max abs diff {maxAbs:E3}; pairs:{pairs}");
-        long stray = fast.FirstWrittenGap();
-        if (stray >= 0) Assert.Fail($"{name} [{what}]: element {stray} outside the operand was written ({fast.Data[stray]}).");
-    }
-
-    private static void AssertLse(float[] fast, float[] reference, string what)
-    {
-        for (int i = 0; i < fast.Length; i++)
-        {
-            bool ok = float.IsPositiveInfinity(reference[i])
-                ? float.IsPositiveInfinity(fast[i])
-                : Math.Abs(fast[i] - reference[i]) <= Atol * (1 + Math.Abs(reference[i]));
-            Assert.True(ok, $"lse [{what}]: index {i} (b·NH·Tq + h·Tq + t) fast={fast[i]:G9} ref={reference[i]:G9}");
-        }
-    }
-
     private static double* Ptr(double[] pinned) => (double*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(pinned));
 
     /// <summary>A pinned array of n uniform(−1, 1) doubles.</summary>
@@ -390,67 +335,5 @@ public sealed unsafe class CpuAttentionTests
         var x = GC.AllocateArray<double>(n, pinned: true);
         for (int i = 0; i < n; i++) x[i] = 2 * rng.NextDouble() - 1;
         return x;
-    }
-
-    /// <summary>A 4-D (b, h, t, d) operand in a pinned array, with its layout and base offset.</summary>
-    private sealed class Operand
-    {
-        public readonly float[] Data;
-        public readonly AttnLayout Layout;
-        private readonly Lay _lay;
-        private readonly long _offset;
-        private readonly int _b, _h, _t, _hs;
-
-        private Operand(Lay lay, int b, int h, int t, int hs)
-        {
-            (_lay, _b, _h, _t, _hs) = (lay, b, h, t, hs);
-            long size;
-            switch (lay)
-            {
-                case Lay.Bhtd: Layout = AttnLayout.Bhtd(h, t, hs); _offset = 0; size = (long)b * h * t * hs; break;
-                case Lay.Bthd: Layout = AttnLayout.Bthd(h, t, hs); _offset = 0; size = (long)b * h * t * hs; break;
-                default:
-                    long row = 3L * h * hs + 5;                      // like one slice of a fused QKV row, plus odd padding
-                    Layout = new AttnLayout(t * row, hs, row); _offset = 3; size = _offset + b * t * row; break;
-            }
-            Data = GC.AllocateArray<float>((int)size, pinned: true);
-            Array.Fill(Data, float.NaN);
-        }
-
-        public static Operand Random(Lay lay, int b, int h, int t, int hs, Random rng, float amplitude)
-        {
-            var x = new Operand(lay, b, h, t, hs);
-            foreach ((int bi, int hi, int ti, int d) in x.Indices())
-                x.Data[x.Index(bi, hi, ti, d)] = amplitude * (2 * rng.NextSingle() - 1);
-            return x;
-        }
-
-        /// <summary>An all-NaN operand with the same sizes in layout lay (h = this operand's head count).</summary>
-        public Operand EmptyLike(Lay lay) => new(lay, _b, _h, _t, _hs);
-
-        public float* Ptr => (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(Data)) + _offset;
-        public long Count => (long)_b * _h * _t * _hs;
-        public long Index(int b, int h, int t, int d) => _offset + b * Layout.StrideB + h * Layout.StrideH + t * Layout.StrideT + d;
-        public float At(int b, int h, int t, int d) => Data[Index(b, h, t, d)];
-
-        public IEnumerable<(int, int, int, int)> Indices()
-        {
-            for (int b = 0; b < _b; b++)
-                for (int h = 0; h < _h; h++)
-                    for (int t = 0; t < _t; t++)
-                        for (int d = 0; d < _hs; d++)
-                            yield return (b, h, t, d);
-        }
-
-        /// <summary>Index of the first element outside the operand that is no longer NaN, or −1.</summary>
-        public long FirstWrittenGap()
-        {
-            if (_lay != Lay.Fused) return -1;                   // dense layouts have no gaps
-            var inside = new bool[Data.Length];
-            foreach ((int b, int h, int t, int d) in Indices()) inside[Index(b, h, t, d)] = true;
-            for (long i = 0; i < Data.Length; i++)
-                if (!inside[i] && !float.IsNaN(Data[i])) return i;
-            return -1;
-        }
     }
 }
