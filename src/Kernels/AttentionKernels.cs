@@ -113,16 +113,7 @@ public static partial class AttentionKernels
     private static AttnParams MakeParams(in AttentionShape s, AttnLayout lq, AttnLayout lk, AttnLayout lv, AttnLayout lo, AttnLayout ldo,
         ArrayView<int> keyPadding)
     {
-        if (s.B < 1 || s.NH < 1 || s.NKV < 1 || s.Tq < 1 || s.Tk < 1)
-            throw new ArgumentException($"Attention sizes must be ≥ 1, got B={s.B}, NH={s.NH}, NKV={s.NKV}, Tq={s.Tq}, Tk={s.Tk}.", nameof(s));
-        if (s.NH % s.NKV != 0)
-            throw new ArgumentException($"NH % NKV must be 0 (each kv head serves NH/NKV query heads), got NH={s.NH}, NKV={s.NKV}.", nameof(s));
-        if (s.HS < 1 || s.HS > MaxHeadSize)
-            throw new ArgumentException($"HS must be in 1..{MaxHeadSize}, got {s.HS}.", nameof(s));
-        if (!float.IsFinite(s.Scale))
-            throw new ArgumentException($"Scale must be finite, got {s.Scale}.", nameof(s));
-        if (s.Mask is not (AttnMask.None or AttnMask.Causal))
-            throw new ArgumentException($"Unknown mask {s.Mask}.", nameof(s));
+        s.Validate(MaxHeadSize);
         bool hasPad = keyPadding.Length > 0;
         if (hasPad && keyPadding.Length < (long)s.B * s.Tk)
             throw new ArgumentException($"keyPadding has {keyPadding.Length} elements, needs B·Tk = {(long)s.B * s.Tk}.", nameof(keyPadding));

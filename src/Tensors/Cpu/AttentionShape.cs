@@ -23,4 +23,21 @@ public readonly record struct AttnLayout(long StrideB, long StrideH, long Stride
 /// the queries are the last Tq positions). The optional per-call key padding int[B·Tk] marks real keys with 1 and
 /// padded keys with 0; a padded key is never attended.
 /// </remarks>
-public readonly record struct AttentionShape(int B, int NH, int NKV, int Tq, int Tk, int HS, float Scale, AttnMask Mask);
+public readonly record struct AttentionShape(int B, int NH, int NKV, int Tq, int Tk, int HS, float Scale, AttnMask Mask)
+{
+    /// <summary>Throws an ArgumentException (parameter "s") naming the first size, head split, scale or mask an
+    /// implementation with head sizes up to <paramref name="maxHeadSize"/> cannot run.</summary>
+    public void Validate(int maxHeadSize)
+    {
+        if (B < 1 || NH < 1 || NKV < 1 || Tq < 1 || Tk < 1)
+            throw new ArgumentException($"Attention sizes must be ≥ 1, got B={B}, NH={NH}, NKV={NKV}, Tq={Tq}, Tk={Tk}.", "s");
+        if (NH % NKV != 0)
+            throw new ArgumentException($"NH % NKV must be 0 (each kv head serves NH/NKV query heads), got NH={NH}, NKV={NKV}.", "s");
+        if (HS < 1 || HS > maxHeadSize)
+            throw new ArgumentException($"HS must be in 1..{maxHeadSize}, got {HS}.", "s");
+        if (!float.IsFinite(Scale))
+            throw new ArgumentException($"Scale must be finite, got {Scale}.", "s");
+        if (Mask is not (AttnMask.None or AttnMask.Causal))
+            throw new ArgumentException($"Unknown mask {Mask}.", "s");
+    }
+}

@@ -105,19 +105,7 @@ public static unsafe partial class CpuAttention
 
     // ---- argument checks -------------------------------------------------------------------------------------------
 
-    private static void Validate(in AttentionShape s)
-    {
-        if (s.B < 1 || s.NH < 1 || s.NKV < 1 || s.Tq < 1 || s.Tk < 1)
-            throw new ArgumentException($"Attention sizes must be ≥ 1, got B={s.B}, NH={s.NH}, NKV={s.NKV}, Tq={s.Tq}, Tk={s.Tk}.", nameof(s));
-        if (s.NH % s.NKV != 0)
-            throw new ArgumentException($"NH % NKV must be 0 (each kv head serves NH/NKV query heads), got NH={s.NH}, NKV={s.NKV}.", nameof(s));
-        if (s.HS < 1 || s.HS > MaxHeadSize)
-            throw new ArgumentException($"HS must be in 1..{MaxHeadSize}, got {s.HS}.", nameof(s));
-        if (!float.IsFinite(s.Scale))
-            throw new ArgumentException($"Scale must be finite, got {s.Scale}.", nameof(s));
-        if (s.Mask is not (AttnMask.None or AttnMask.Causal))
-            throw new ArgumentException($"Unknown mask {s.Mask}.", nameof(s));
-    }
+    private static void Validate(in AttentionShape s) => s.Validate(MaxHeadSize);
 
     private static void RequireNonNull(void* p, string name)
     {
