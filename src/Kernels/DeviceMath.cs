@@ -68,32 +68,11 @@ public static class DeviceHalf
 /// <remarks>Key = (seed low, seed high), counter = (c low, c high, 0, 0); element i of a stream at offset o is word i % 4 of block o + i / 4.</remarks>
 public static class DevicePhilox
 {
-    private const uint M0 = 0xD2511F53, M1 = 0xCD9E8D57;
-    private const uint W0 = 0x9E3779B9, W1 = 0xBB67AE85;
-
-    /// <summary>The four words of block <paramref name="counter"/> under <paramref name="seed"/>.</summary>
+    /// <summary>The four words of block <paramref name="counter"/> under <paramref name="seed"/> (Philox's own rounds).</summary>
     public static void Block(ulong seed, ulong counter, out uint r0, out uint r1, out uint r2, out uint r3)
     {
-        uint c0 = (uint)counter, c1 = (uint)(counter >> 32), c2 = 0, c3 = 0;
-        uint k0 = (uint)seed, k1 = (uint)(seed >> 32);
-        for (int r = 0; r < 10; r++)
-        {
-            if (r > 0)
-            {
-                k0 += W0;
-                k1 += W1;
-            }
-            ulong p0 = (ulong)M0 * c0;
-            ulong p1 = (ulong)M1 * c2;
-            uint hi0 = (uint)(p0 >> 32), lo0 = (uint)p0;
-            uint hi1 = (uint)(p1 >> 32), lo1 = (uint)p1;
-            uint n0 = hi1 ^ c1 ^ k0, n2 = hi0 ^ c3 ^ k1;
-            c0 = n0;
-            c1 = lo1;
-            c2 = n2;
-            c3 = lo0;
-        }
-        r0 = c0; r1 = c1; r2 = c2; r3 = c3;
+        r0 = (uint)counter; r1 = (uint)(counter >> 32); r2 = 0; r3 = 0;
+        LLaDA.Tensors.Random.Philox.Rounds(ref r0, ref r1, ref r2, ref r3, (uint)seed, (uint)(seed >> 32));
     }
 
     /// <summary>Word i % 4 of block offset + i / 4: the i-th number of the stream (seed, offset).</summary>

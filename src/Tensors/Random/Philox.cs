@@ -16,6 +16,14 @@ public static class Philox
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static (uint, uint, uint, uint) Block(uint c0, uint c1, uint c2, uint c3, uint k0, uint k1)
     {
+        Rounds(ref c0, ref c1, ref c2, ref c3, k0, k1);
+        return (c0, c1, c2, c3);
+    }
+
+    /// <summary>The ten rounds in place, with no tuples: the form ILGPU kernels compile (DevicePhilox runs this code).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Rounds(ref uint c0, ref uint c1, ref uint c2, ref uint c3, uint k0, uint k1)
+    {
         for (int r = 0; r < 10; r++)
         {
             if (r > 0)
@@ -27,9 +35,12 @@ public static class Philox
             ulong p1 = (ulong)M1 * c2;
             uint hi0 = (uint)(p0 >> 32), lo0 = (uint)p0;
             uint hi1 = (uint)(p1 >> 32), lo1 = (uint)p1;
-            (c0, c1, c2, c3) = (hi1 ^ c1 ^ k0, lo1, hi0 ^ c3 ^ k1, lo0);
+            uint n0 = hi1 ^ c1 ^ k0, n2 = hi0 ^ c3 ^ k1;
+            c0 = n0;
+            c1 = lo1;
+            c2 = n2;
+            c3 = lo0;
         }
-        return (c0, c1, c2, c3);
     }
 
     /// <summary>The four words of block <paramref name="counter"/> under <paramref name="seed"/>.</summary>
