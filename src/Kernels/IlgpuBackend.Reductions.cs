@@ -5,13 +5,7 @@ namespace LLaDA.Kernels;
 // Reductions along one dim (viewed as (outer, R, inner)), argmax and top-k.
 public sealed partial class IlgpuBackend
 {
-    private static (long Outer, int R, long Inner) Split(Tensor x, int dim)
-    {
-        long outer = 1, inner = 1;
-        for (int i = 0; i < dim; i++) outer *= x.Shape[i];
-        for (int i = dim + 1; i < x.Rank; i++) inner *= x.Shape[i];
-        return (outer, x.Shape[dim], inner);
-    }
+    private static (long Outer, int R, long Inner) Split(Tensor x, int dim) => x.SplitAt(dim);
 
     public void Reduce(ReduceOp op, Tensor x, int dim, Tensor y)
     {

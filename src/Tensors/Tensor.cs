@@ -46,6 +46,15 @@ public sealed partial class Tensor : IDisposable
     /// <summary>Size of one dim (negative counts from the end).</summary>
     public int Dim(int dim) => Layout.ShapeArr[Check.Dim("Dim", dim, Rank)];
 
+    /// <summary>The shape seen as (outer, size of <paramref name="dim"/>, inner): how backends walk a reduction along one dim.</summary>
+    public (long Outer, int Size, long Inner) SplitAt(int dim)
+    {
+        long outer = 1, inner = 1;
+        for (int i = 0; i < dim; i++) outer *= Shape[i];
+        for (int i = dim + 1; i < Rank; i++) inner *= Shape[i];
+        return (outer, Shape[dim], inner);
+    }
+
     /// <summary>A copy of the shape.</summary>
     public int[] ShapeArray() => (int[])Layout.ShapeArr.Clone();
 

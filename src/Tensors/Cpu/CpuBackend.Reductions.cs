@@ -6,13 +6,7 @@ namespace LLaDA.Tensors.Cpu;
 // Reductions along one dim, argmax and top-k. The input is viewed as (outer, R, inner) with R the reduced dim.
 public sealed unsafe partial class CpuBackend
 {
-    private static (long Outer, long R, long Inner) Split(Tensor x, int dim)
-    {
-        long outer = 1, inner = 1;
-        for (int i = 0; i < dim; i++) outer *= x.Shape[i];
-        for (int i = dim + 1; i < x.Rank; i++) inner *= x.Shape[i];
-        return (outer, x.Shape[dim], inner);
-    }
+    private static (long Outer, long R, long Inner) Split(Tensor x, int dim) => x.SplitAt(dim);
 
     public void Reduce(ReduceOp op, Tensor x, int dim, Tensor y)
     {
