@@ -78,7 +78,7 @@ public class AutogradOnIlgpuTests(IlgpuFixture fx)
             [x], []);
     }
 
-    [IlgpuModelFact]
+    [Fact]
     public void MaskPredictor_LossAndGradients_MatchCpu()
     {
         // The whole training step's math: embedding, 2 blocks (RMSNorm, attention, SwiGLU, RoPE), LM head, masked CE.
@@ -98,23 +98,5 @@ public class AutogradOnIlgpuTests(IlgpuFixture fx)
         var (lg, gg) = Step(fx.Gpu);
         Assert.Equal(lc, lg, 4);
         foreach (var (name, g) in gc) TensorAssert.Close(g, gg[name], 1e-5, 1e-3, name);
-    }
-}
-
-/// <summary>A fact that needs the ILGPU MatMul and attention kernels; skipped (with the reason) while they are still placeholders.</summary>
-public sealed class IlgpuModelFactAttribute : FactAttribute
-{
-    public IlgpuModelFactAttribute()
-    {
-        var missing = new List<string>();
-        // The placeholders throw NotImplementedException before touching their arguments; the real kernels return
-        // early on an empty problem (or fail differently on the null context), which counts as present.
-        try { MatMulKernels.Sgemm(null!, 0, 0, 0, 0, 1f, default, 1, 0, false, default, 1, 0, false, 0f, default, 1, 0); }
-        catch (NotImplementedException) { missing.Add("MatMulKernels.Sgemm"); }
-        catch (Exception) { }
-        try { AttentionKernels.Forward(null!, default, default, default, default, default, default, default, default, default, default, default); }
-        catch (NotImplementedException) { missing.Add("AttentionKernels.Forward"); }
-        catch (Exception) { }
-        if (missing.Count > 0) Skip = $"needs {string.Join(" and ", missing)}, which the MatMul/attention kernels work (wt-ilgpu-mm) is still writing";
     }
 }
