@@ -3,7 +3,6 @@ using LLaDA.Diffusion.Data;
 using LLaDA.Diffusion.Eval;
 using LLaDA.Diffusion.Likelihood;
 using LLaDA.Diffusion.Sampling;
-using LLaDA.Nn;
 using LLaDA.Tensors.Cpu;
 using Spectre.Console;
 
@@ -76,13 +75,12 @@ public static class EvalCommand
     /// documents with EOS padding after them, which a prefix/dual cache does not cover; `llada bench sample` times the caches.)</summary>
     private static IReadOnlyList<SamplerConfig> FastDecodings(string? thresholds, string? factors)
     {
-        var c = CacheMode.None;
         static IEnumerable<double> Values(string? list, string name) => list is null or "none" ? [] : list.Split(',').Select(v =>
             double.TryParse(v, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var x) && x > 0
                 ? x : throw new OptionException($"--{name}: '{v}' is not a positive number (a comma-separated list, or none)"));
-        var list = Values(thresholds ?? (factors is null ? "0.9" : null), "threshold").Select(t => t <= 1 ? new SamplerConfig { Threshold = t, Cache = c }
+        var list = Values(thresholds ?? (factors is null ? "0.9" : null), "threshold").Select(t => t <= 1 ? new SamplerConfig { Threshold = t }
                 : throw new OptionException($"--threshold {t} must be in (0, 1]")).ToList();
-        list.AddRange(Values(factors, "factor").Select(f => new SamplerConfig { Factor = f, Cache = c }));
+        list.AddRange(Values(factors, "factor").Select(f => new SamplerConfig { Factor = f }));
         return list;
     }
 

@@ -26,7 +26,8 @@ public sealed record ReversalConfig
     public bool IncludePoemText { get; init; }
 
     /// <summary>LLaDA decodings besides the reference one (one token per step), each scored on the same trained model: e.g.
-    /// Threshold 0.9, Factor 1 and/or a cache; their accuracy and forward passes per token are reported too.</summary>
+    /// Threshold 0.9 or Factor 1 (no KV cache or CFG: answers are infilled); their accuracy and forward passes per token are
+    /// reported too.</summary>
     public IReadOnlyList<SamplerConfig> FastDecodings { get; init; } = [];
 }
 
