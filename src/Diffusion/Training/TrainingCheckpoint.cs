@@ -75,14 +75,19 @@ public static class TrainingCheckpoint
     {
         string path = Path.Combine(dir, StateFile);
         if (!File.Exists(path)) throw new CheckpointException($"{dir}: missing {StateFile} (not a training checkpoint)");
+        TrainerState state;
         try
         {
-            return JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(path), Json) ?? throw new CheckpointException($"{path}: empty");
+            state = JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(path), Json) ?? throw new CheckpointException($"{path}: empty");
         }
         catch (JsonException e)
         {
             throw new CheckpointException($"{path}: malformed JSON ({e.Message})");
         }
+        if (state.Format != new TrainerState().Format) throw new CheckpointException($"{path}: format {state.Format} is not supported (expected {new TrainerState().Format})");
+        if (state.Step < 0 || state.OptimizerStep < 0 || state.DataEpoch < 0 || state.DataIndex < 0)
+            throw new CheckpointException($"{path}: negative step or data position (step {state.Step}, optimizer_step {state.OptimizerStep}, data_epoch {state.DataEpoch}, data_index {state.DataIndex})");
+        return state;
     }
 
     /// <summary>Rebuilds a trainer from a checkpoint: weights, optimizer moments and step, data position.</summary>
@@ -92,17 +97,27 @@ public static class TrainingCheckpoint
         var model = Checkpoint.LoadModel(dir, backend);
         var config = overrideConfig ?? state.Train;
         var trainer = new Trainer(model, config, train, heldOut, state.Step, new DataPosition(state.DataEpoch, state.DataIndex));
-        var opt = SafeTensorsFile.Open(Path.Combine(dir, OptimizerFile));
-        foreach (var (n, m, v) in trainer.Optimizer.Moments())
+        try
         {
-            foreach (var (key, dst) in new[] { ("m." + n, m), ("v." + n, v) })
+            var opt = SafeTensorsFile.Open(Path.Combine(dir, OptimizerFile));
+            foreach (var (n, m, v) in trainer.Optimizer.Moments())
             {
-                var info = opt[key];
-                if (!info.Shape.SequenceEqual(dst.Shape.ToArray()))
-                    throw new CheckpointException($"{opt.Path}: moment '{key}' has shape [{string.Join(", ", info.Shape)}], expected [{string.Join(", ", dst.ShapeArray())}]");
-                using var t = opt.Read(key, dst.Backend);
-                dst.CopyFrom(t);
+                foreach (var (key, dst) in new[] { ("m." + n, m), ("v." + n, v) })
+                {
+                    var info = opt[key];
+                    if (!info.Shape.SequenceEqual(dst.Shape.ToArray()))
+                        throw new CheckpointException($"{opt.Path}: moment '{key}' has shape [{string.Join(", ", info.Shape)}], expected [{string.Join(", ", dst.ShapeArray())}]");
+                    using var t = opt.Read(key, dst.Backend);
+                    dst.CopyFrom(t);
+                }
             }
+        }
+        catch
+        {
+            // A rejected checkpoint leaves nothing allocated behind.
+            trainer.Dispose();
+            model.Dispose();
+            throw;
         }
         trainer.Optimizer.Step = state.OptimizerStep;
         return trainer;
