@@ -97,27 +97,17 @@ public static class TrainingCheckpoint
         var model = Checkpoint.LoadModel(dir, backend);
         var config = overrideConfig ?? state.Train;
         var trainer = new Trainer(model, config, train, heldOut, state.Step, new DataPosition(state.DataEpoch, state.DataIndex));
-        try
+        var opt = SafeTensorsFile.Open(Path.Combine(dir, OptimizerFile));
+        foreach (var (n, m, v) in trainer.Optimizer.Moments())
         {
-            var opt = SafeTensorsFile.Open(Path.Combine(dir, OptimizerFile));
-            foreach (var (n, m, v) in trainer.Optimizer.Moments())
+            foreach (var (key, dst) in new[] { ("m." + n, m), ("v." + n, v) })
             {
-                foreach (var (key, dst) in new[] { ("m." + n, m), ("v." + n, v) })
-                {
-                    var info = opt[key];
-                    if (!info.Shape.SequenceEqual(dst.Shape.ToArray()))
-                        throw new CheckpointException($"{opt.Path}: moment '{key}' has shape [{string.Join(", ", info.Shape)}], expected [{string.Join(", ", dst.ShapeArray())}]");
-                    using var t = opt.Read(key, dst.Backend);
-                    dst.CopyFrom(t);
-                }
+                var info = opt[key];
+                if (!info.Shape.SequenceEqual(dst.Shape.ToArray()))
+                    throw new CheckpointException($"{opt.Path}: moment '{key}' has shape [{string.Join(", ", info.Shape)}], expected [{string.Join(", ", dst.ShapeArray())}]");
+                using var t = opt.Read(key, dst.Backend);
+                dst.CopyFrom(t);
             }
-        }
-        catch
-        {
-            // A rejected checkpoint leaves nothing allocated behind.
-            trainer.Dispose();
-            model.Dispose();
-            throw;
         }
         trainer.Optimizer.Step = state.OptimizerStep;
         return trainer;
