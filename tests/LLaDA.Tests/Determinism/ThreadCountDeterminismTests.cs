@@ -106,6 +106,64 @@ public class ThreadCountDeterminismTests
         }
     }
 
+    /// <summary>Output and input gradients of f on the given leaves, as raw bits, with the calling flow on the given thread count.</summary>
+    private static List<uint[]> OpBits(int threads, Func<Variable[], Variable> f, params Tensor[] inputs)
+    {
+        using var _ = CpuParallel.Use(threads);
+        using var scope = new TensorScope();
+        using var tape = new Tape();
+        var leaves = inputs.Select(t => new Variable(t, requiresGrad: true)).ToArray();
+        var y = f(leaves);
+        tape.Backward(F.Sum(F.Mul(y, y)));
+        return [Bits(y.Data), .. leaves.Select(v => Bits(v.Grad!))];
+    }
+
+    private static void SameBitsForOneToEightThreads(Func<Variable[], Variable> f, params Tensor[] inputs)
+    {
+        var reference = OpBits(1, f, inputs);
+        for (int threads = 2; threads <= 8; threads++)
+        {
+            var got = OpBits(threads, f, inputs);
+            for (int i = 0; i < reference.Count; i++)
+                Assert.True(reference[i].AsSpan().SequenceEqual(got[i]), $"threads {threads}: {(i == 0 ? "output" : $"gradient of input {i - 1}")} differs from threads 1 (first at {FirstDiff(reference[i], got[i])})");
+        }
+    }
+
+    [Theory]
+    [InlineData(1, 1, 1, 256)]      // one (b, head) group: the backward's work split would follow the worker count
+    [InlineData(1, 4, 2, 192)]      // grouped query heads, a partial query/key tile
+    [InlineData(2, 2, 2, 130)]
+    public void AttentionForwardBackward_OneToEightThreads_SameBits(int b, int nh, int nkv, int t)
+    {
+        const int hs = 32;
+        using var q = Rng.Tensor(31, b, nh, t, hs);
+        using var k = Rng.Tensor(32, b, nkv, t, hs);
+        using var v = Rng.Tensor(33, b, nkv, t, hs);
+        SameBitsForOneToEightThreads(x => F.Attention(x[0], x[1], x[2]), q, k, v);
+    }
+
+    [Theory]
+    [InlineData(389, 77, 301)]      // edge tiles in M and N, K not a multiple of the vector width
+    [InlineData(1, 300, 1027)]      // matrix-vector
+    [InlineData(1030, 3, 64)]       // narrow N
+    public void MatMul_OneToEightThreads_SameBits(int m, int n, int kk)
+    {
+        using var a = Rng.Tensor(41, m, kk);
+        using var w = Rng.Tensor(42, kk, n);
+        SameBitsForOneToEightThreads(x => F.MatMul(x[0], x[1]), a, w);
+    }
+
+    [Fact]
+    public void ElementwiseNormAndReductions_OneToEightThreads_SameBits()
+    {
+        // Row counts and lengths that no power-of-two split divides: every range boundary lands mid-vector.
+        using var x = Rng.Tensor(51, 1021, 67);
+        using var w = Rng.Tensor(52, 67);
+        SameBitsForOneToEightThreads(v => F.Sum(F.Silu(F.Exp(F.RmsNorm(v[0], v[1], 1e-5f))), 0), x, w);
+        SameBitsForOneToEightThreads(v => F.Softmax(F.Sum(v[0], 1)), x);
+        SameBitsForOneToEightThreads(v => F.Sum(F.Mul(v[0], v[0])), x);
+    }
+
     private static int FirstDiff(uint[] a, uint[] b)
     {
         for (int i = 0; i < Math.Min(a.Length, b.Length); i++) if (a[i] != b[i]) return i;
