@@ -37,16 +37,19 @@ public static class CpuParallel
     /// <summary>Below this many cost units (≈ flops or bytes touched) a loop runs inline: a pool hand-off costs a few µs.</summary>
     public const long InlineCost = 1 << 15;
 
-    /// <summary>Most ranges one call is cut into: enough to balance up to ~16 workers, few enough that per-range set-up stays negligible.</summary>
-    public const int MaxChunks = 64;
+    /// <summary>Most ranges one call is cut into: four per worker up to 8 workers (what the old per-thread split gave), two per worker at 16.</summary>
+    public const int MaxChunks = 32;
 
-    /// <summary>Number of ranges For cuts [0, n) into: a function of the work alone (≈ InlineCost/4 units per range, at most MaxChunks, at most n).</summary>
+    /// <summary>Number of ranges For cuts [0, n) into: a function of the work alone, never of the worker count — at least
+    /// InlineCost units per range (so per-range overhead stays below a few percent), at most MaxChunks, at most n.</summary>
+    /// <remarks>On two workers this is the old split where it mattered: work of 1–2 × InlineCost still runs as two
+    /// ranges, and big loops get several ranges per worker for balance.</remarks>
     public static int Chunks(long n, long costPerItem)
     {
         if (n <= 0) return 0;
         long total = n * Math.Max(1, costPerItem);
         if (n == 1 || total < InlineCost) return 1;
-        return (int)Math.Min(Math.Min(n, MaxChunks), Math.Max(2, total / (InlineCost / 4)));
+        return (int)Math.Min(Math.Min(n, MaxChunks), Math.Max(2, total / InlineCost));
     }
 
     /// <summary>Runs body(start, end) over contiguous ranges covering [0, n); costPerItem estimates the work of one index.</summary>
