@@ -25,7 +25,7 @@ public sealed record CheckResult(string Name, string Shape, double MaxAbsDiff, s
 /// <remarks>
 /// Shared by the test suite (tiny shapes on ILGPU's CPU accelerator) and `llada check` (moderate shapes on the GPU, where
 /// no test host exists). A check passes when every output satisfies |cpu − device| ≤ atol + rtol·|cpu| (NaN matches NaN,
-/// ±∞ must match exactly).
+/// ±∞ must match exactly); "matmul" instead holds each device element to the exact product within GemmErrorModel's bound.
 /// </remarks>
 public static class KernelCheck
 {
@@ -34,7 +34,12 @@ public static class KernelCheck
 
     private delegate Tensor[] Runner(IBackend backend, int[] shape);
 
-    private sealed record Case(string Name, int[][] Tiny, int[][] Moderate, Runner Run, double Atol, double Rtol);
+    /// <summary>Per output: the exact result (double) and each element's allowed error, for checks with an error model.</summary>
+    private delegate (double[] Reference, double[] Bound)[] Exact(int[] shape);
+
+    /// <summary>One check: with <paramref name="Exact"/> the device output is held to it element by element (atol and rtol
+    /// unused), otherwise to the CPU backend's within atol + rtol·|cpu|.</summary>
+    private sealed record Case(string Name, int[][] Tiny, int[][] Moderate, Runner Run, double Atol, double Rtol, Exact? Exact = null);
 
     /// <summary>Names of all checks, in run order.</summary>
     public static IReadOnlyList<string> Names => Cases.Select(c => c.Name).ToArray();
@@ -72,6 +77,7 @@ public static class KernelCheck
         try
         {
             using var scope = new TensorScope();
+            if (c.Exact is not null) return CompareExact(c, shapeText, c.Exact(shape), c.Run(device, shape), sw);
             var expected = c.Run(CpuBackend.Default, shape);
             var actual = c.Run(device, shape);
             double maxDiff = 0;
@@ -93,6 +99,24 @@ public static class KernelCheck
         {
             return new CheckResult(c.Name, shapeText, double.NaN, "FAIL", $"{e.GetType().Name}: {e.Message}", sw.Elapsed.TotalMilliseconds);
         }
+    }
+
+    private static CheckResult CompareExact(Case c, string shapeText, (double[] Reference, double[] Bound)[] exact, Tensor[] actual, Stopwatch sw)
+    {
+        double maxDiff = 0;
+        for (int k = 0; k < exact.Length; k++)
+        {
+            var (reference, bound) = exact[k];
+            var a = actual[k].ToArray();
+            if (a.Length != reference.Length)
+                return new CheckResult(c.Name, shapeText, double.NaN, "FAIL", $"output {k}: {a.Length} elements, expected {reference.Length}", sw.Elapsed.TotalMilliseconds);
+            for (int i = 0; i < a.Length; i++) maxDiff = Math.Max(maxDiff, Math.Abs(reference[i] - a[i]));
+            var (bad, ratio) = GemmErrorModel.Compare(reference, bound, a);
+            if (bad >= 0)
+                return new CheckResult(c.Name, shapeText, maxDiff, "FAIL",
+                    string.Create(CultureInfo.InvariantCulture, $"output {k} [{bad}]: exact {reference[bad]:G9}, device {a[bad]:G9} (bound {bound[bad]:G3}, error/bound {ratio:G3})"), sw.Elapsed.TotalMilliseconds);
+        }
+        return new CheckResult(c.Name, shapeText, maxDiff, "PASS", "", sw.Elapsed.TotalMilliseconds);
     }
 
     /// <summary>Max |e − a| and the index of the worst element out of tolerance (−1 when all pass).</summary>
@@ -329,7 +353,7 @@ public static class KernelCheck
             var w = Uniform(b, 55, [bt, k, n], -1f, 1f);
             var wt = Transposed(b, 56, [k, n], -1f, 1f);
             return [a.MatMul(w), a.MatMul(wt)];
-        }, 1e-4, 1e-4),
+        }, 0, 0, MatMulExact),
         new("attention", S([1, 2, 1, 5, 8], [2, 4, 2, 33, 16]), S([2, 8, 2, 256, 64]), (b, s) =>
         {
             int bt = s[0], nh = s[1], nkv = s[2], t = s[3], hs = s[4];
@@ -341,6 +365,22 @@ public static class KernelCheck
             return [o, lse, dq, dk, dv];
         }, 1e-4, 1e-4),
     ];
+
+    /// <summary>The "matmul" check's products in double with GemmErrorModel's bound: the same seeded inputs, read back on the host.</summary>
+    private static (double[], double[])[] MatMulExact(int[] s)
+    {
+        int bt = s[0], m = s[1], k = s[2], n = s[3];
+        var cpu = CpuBackend.Default;
+        float[] a = Uniform(cpu, 54, [bt, m, k], -1f, 1f).ToArray();
+        float[] w = Uniform(cpu, 55, [bt, k, n], -1f, 1f).ToArray();
+        float[] wtStorage = Uniform(cpu, 56, [n, k], -1f, 1f).ToArray();   // wt (K, N) is the transpose of this, shared by every batch entry
+        float[] c0 = new float[bt * m * n];
+        return
+        [
+            GemmErrorModel.Reference(bt, m, n, k, 1f, a, 0, k, (long)m * k, false, w, 0, n, (long)k * n, false, 0f, c0, 0, n, (long)m * n),
+            GemmErrorModel.Reference(bt, m, n, k, 1f, a, 0, k, (long)m * k, false, wtStorage, 0, k, 0, true, 0f, c0, 0, n, (long)m * n),
+        ];
+    }
 
     // ---------------------------------------------------------------- diffusion kernels and their references
 
@@ -435,6 +475,10 @@ public static class KernelCheck
         return res.ToArray();
     }
 
+    /// <summary>The reference's own word → u map, written from the spec rather than shared with the kernel: the odd multiple
+    /// (2·(w ≫ 9) + 1)·2⁻²⁴, computed in double (exact) and then fp32 (exact, fewer than 24 bits).</summary>
+    private static float ReferenceUniform(uint w) => (float)((2.0 * (w >> 9) + 1.0) / 16777216.0);
+
     /// <summary>Scalar fp32 reference of SamplingKernels.GumbelArgmaxConfidence (same noise words, first maximum wins).</summary>
     public static void SampleReference(float[] logits, int rows, int v, float temperature, ulong seed, ulong offset, int[] tokens, float[] confidence)
     {
@@ -448,7 +492,7 @@ public static class KernelCheck
                 m = Math.Max(m, l);
                 float score = l;
                 if (temperature > 0 && l != float.NegativeInfinity)
-                    score = l / temperature - MathF.Log(-MathF.Log(SamplingKernels.OpenUniform(Philox.Word(seed, offset, (long)r * v + j))));
+                    score = l / temperature - MathF.Log(-MathF.Log(ReferenceUniform(Philox.Word(seed, offset, (long)r * v + j))));
                 if (j == 0 || score > bestScore)
                 {
                     bestScore = score;

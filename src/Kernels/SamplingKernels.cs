@@ -7,14 +7,17 @@ namespace LLaDA.Kernels;
 /// <remarks>
 /// Gumbel-max (SPEC §6.4): argmax_j(l_j/T + g_j) with g = −log(−log u) is an exact sample of softmax(l/T); T = 0 is
 /// greedy. Noise of (row r, token j) comes from word r·V + j of the Philox stream (seed, offset) mapped to
-/// u = ((w ≫ 8) + ½)·2⁻²⁴ ∈ (0, 1), so neither log sees 0 or 1. Logits at −∞ stay −∞ (banned tokens). The confidence is
+/// u = ((w ≫ 9) + ½)·2⁻²³ ∈ (0, 1) (<see cref="OpenUniform"/>), so neither log sees 0 or 1. Logits at −∞ stay −∞ (banned tokens). The confidence is
 /// softmax(l)[x0] of the clean logits (LLaDA low_confidence remasking); a row of only −∞ gets confidence 0. Ties go to
 /// the lower token id.
 /// </remarks>
 public static class SamplingKernels
 {
-    /// <summary>u ∈ (0, 1) from 32 random bits: ((w ≫ 8) + ½)·2⁻²⁴.</summary>
-    public static float OpenUniform(uint w) => ((w >> 8) + 0.5f) * (1f / 16777216f);
+    /// <summary>u ∈ (0, 1) from 32 random bits: ((w ≫ 9) + ½)·2⁻²³, one of the 2²³ odd multiples of 2⁻²⁴ in (0, 1).</summary>
+    /// <remarks>Exact in fp32 (24 significant bits), so strictly inside (0, 1). The former ((w ≫ 8) + ½)·2⁻²⁴ needs 25 bits:
+    /// for w ≫ 8 ≥ 2²³ the ½ rounded away, and the top word gave u = 1 exactly, whose noise −log(−log 1) = +∞ won the
+    /// argmax whatever the logits.</remarks>
+    public static float OpenUniform(uint w) => ((w >> 9) + 0.5f) * (1f / 8388608f);
 
     /// <summary>One group per row of logits (rows, V): tokens[r] = x0, confidence[r] = p(x0).</summary>
     [Kernel]

@@ -31,9 +31,11 @@ public static unsafe partial class CpuAttention
         int groups = s.B * s.NKV, headsPerGroup = s.NH / s.NKV;
         int keyTiles = CeilDiv(s.Tk, KeyTile), queryTiles = CeilDiv(s.Tq, QueryTile);
         double flops = 10.0 * s.B * s.NH * s.Tq * s.Tk * s.HS;     // 5 products of 2·Tq·Tk·HS per head
+        // The two strategies round dq differently, so Auto plans for the machine's cores, never for the worker count in
+        // effect: --threads changes who runs the items, not which bits come out.
         BackwardStrategy strategy = tuning.Strategy != BackwardStrategy.Auto
             ? tuning.Strategy
-            : ChooseBackwardStrategy(groups, headsPerGroup, keyTiles, queryTiles, flops < SerialFlops ? 1 : Workers(tuning));
+            : ChooseBackwardStrategy(groups, headsPerGroup, keyTiles, queryTiles, flops < SerialFlops ? 1 : Environment.ProcessorCount);
 
         if (strategy == BackwardStrategy.PerGroup)
         {

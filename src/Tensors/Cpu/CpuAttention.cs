@@ -19,7 +19,8 @@ namespace LLaDA.Tensors.Cpu;
 /// dS = P ⊙ (dP − D) needs no row reductions. Every matrix product is one <see cref="TileGemm"/> call.</para>
 /// <para><b>Parallelism.</b> Forward: one work item per (b, h, query tile). Backward: see <see cref="BackwardStrategy"/>;
 /// the default gives each worker whole (b, kv-head) groups so it owns their dk, dv and the dq of their query heads and
-/// needs no atomics or reductions, and switches to a two-pass split when there are too few groups to fill the cores.</para>
+/// needs no atomics or reductions, and switches to a two-pass split when there are too few groups to fill the machine's cores (its core count, not the
+/// worker count in effect: the two splits round dq differently, and the bits must not depend on --threads).</para>
 /// <para>Scratch is per-thread native memory (<see cref="ThreadScratch"/>), O(tile² + tile·HS) floats per thread; no
 /// O(T²) or O(B·NH·T·HS) buffer is ever allocated. Steady-state managed allocation is only Parallel.For's own.</para>
 /// </remarks>
@@ -134,8 +135,7 @@ public static unsafe partial class CpuAttention
             for (int i = 0; i < count; i++) body(i);
             return;
         }
-        if (tuning.MaxThreads > 0) Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = workers }, body);
-        else Parallel.For(0, count, body);
+        Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = workers }, body);
     }
 
     private static int CeilDiv(int a, int b) => (a + b - 1) / b;

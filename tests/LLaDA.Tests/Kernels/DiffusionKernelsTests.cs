@@ -82,6 +82,25 @@ public class DiffusionKernelsTests(IlgpuFixture fx)
     // ---------------------------------------------------------------- sampling
 
     /// <summary>Scalar fp32 reference of SamplingKernels.GumbelArgmaxConfidence (same noise words and formulas).</summary>
+    /// <summary>The test's own word → u map from the kernel's documented spec (not SamplingKernels.OpenUniform): the top 23
+    /// bits k give u = (2k + 1)·2⁻²⁴, built here by scaling an exact double.</summary>
+    private static float NoiseUniform(uint w) => (float)Math.ScaleB(2.0 * (w >> 9) + 1.0, -24);
+
+    [Fact]
+    public void OpenUniform_ExtremeAndRandomWords_AreTheOddMultiplesOfTwoToMinus24InsideZeroOne()
+    {
+        // The extremes first: the all-ones word once rounded to u = 1, whose Gumbel noise is +∞.
+        var words = new List<uint> { 0, 1, 511, 512, 0x7FFFFFFF, 0x80000000, 0xFFFFFE00, uint.MaxValue - 1, uint.MaxValue };
+        var r = new System.Random(5);
+        for (int i = 0; i < 100_000; i++) words.Add((uint)r.NextInt64(0, 1L << 32));
+        foreach (uint w in words)
+        {
+            float u = SamplingKernels.OpenUniform(w);
+            Assert.True(u > 0f && u < 1f, $"word 0x{w:X8}: u = {u:R}");
+            Assert.Equal(NoiseUniform(w), u);
+        }
+    }
+
     private static (int[] Tokens, float[] Confidence) ReferenceSample(float[] logits, int rows, int v, float temperature, ulong seed, ulong offset)
     {
         var tokens = new int[rows];
@@ -97,7 +116,7 @@ public class DiffusionKernelsTests(IlgpuFixture fx)
                 float score = l;
                 if (temperature > 0 && l != float.NegativeInfinity)
                 {
-                    float u = SamplingKernels.OpenUniform(Philox.Word(seed, offset, (long)r * v + j));
+                    float u = NoiseUniform(Philox.Word(seed, offset, (long)r * v + j));
                     score = l / temperature - MathF.Log(-MathF.Log(u));
                 }
                 if (j == 0 || score > bestScore)
