@@ -58,10 +58,10 @@ public class NormalizationConformanceTests
         return lines;
     }
 
-    /// <summary>Code point ranges first assigned after Unicode 9.0, from DerivedAge.txt lines "LO..HI ; AGE".</summary>
-    private static List<(int Lo, int Hi)> AssignedAfter9(IEnumerable<string> derivedAge)
+    /// <summary>later[cp]: code point first assigned after Unicode 9.0, from DerivedAge.txt lines "LO..HI ; AGE".</summary>
+    private static bool[] AssignedAfter9(IEnumerable<string> derivedAge)
     {
-        var later = new List<(int, int)>();
+        var later = new bool[0x110000];
         foreach (var raw in derivedAge)
         {
             string s = raw.Split('#')[0].Trim();
@@ -70,20 +70,20 @@ public class NormalizationConformanceTests
             if (Version.Parse(f[1].Trim()) <= new Version(9, 0)) continue;
             var r = f[0].Trim().Split("..");
             int lo = int.Parse(r[0], NumberStyles.HexNumber);
-            later.Add((lo, r.Length > 1 ? int.Parse(r[1], NumberStyles.HexNumber) : lo));
+            int hi = r.Length > 1 ? int.Parse(r[1], NumberStyles.HexNumber) : lo;
+            Array.Fill(later, true, lo, hi - lo + 1);
         }
         return later;
     }
 
-    private static bool Unicode9Only(Line line, List<(int Lo, int Hi)> later)
+    private static bool Unicode9Only(Line line, bool[] later)
         => line.Columns.SelectMany(c => c.Split(' ', StringSplitOptions.RemoveEmptyEntries))
-            .Select(h => int.Parse(h, NumberStyles.HexNumber))
-            .All(cp => !later.Any(r => cp >= r.Lo && cp <= r.Hi));
+            .All(h => !later[int.Parse(h, NumberStyles.HexNumber)]);
 
     private static string Hex(string s) => string.Join(' ', s.EnumerateRunes().Select(r => r.Value.ToString("X4")));
 
     /// <summary>The file's NFC and NFD invariants (c1..c5 = source, NFC, NFD, NFKC, NFKD); returns (lines checked, lines skipped).</summary>
-    private static (int Checked, int Skipped) AssertInvariants(List<Line> lines, List<(int Lo, int Hi)> later)
+    private static (int Checked, int Skipped) AssertInvariants(List<Line> lines, bool[] later)
     {
         var failures = new List<string>();
         int ok = 0, skipped = 0;
