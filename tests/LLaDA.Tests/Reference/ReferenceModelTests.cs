@@ -5,6 +5,7 @@ using LLaDA.Diffusion.Sampling;
 using LLaDA.Nn;
 using LLaDA.Nn.Serialization;
 using LLaDA.Tensors;
+using LLaDA.Tensors.Cpu;
 using Xunit;
 
 namespace LLaDA.Tests.Reference;
@@ -26,13 +27,13 @@ public class ReferenceModelTests
 
     private static SpecialTokens Specials(MaskPredictorConfig c) => new(Eos: c.EosTokenId, Mask: c.MaskTokenId, Bos: c.BosTokenId, Pad: c.PadTokenId);
 
-    private static (Tensor Ids, Tensor? KeyPadding) Input(JsonElement input)
+    private static (Tensor Ids, Tensor? KeyPadding) Input(JsonElement input, IBackend backend)
     {
         var rows = ReferenceFixture.IntRows(input.GetProperty("ids"));
         int b = rows.Length, l = rows[0].Length;
-        var ids = Tensor.FromArray(rows.SelectMany(r => r).ToArray(), [b, l]);
+        var ids = Tensor.FromArray(rows.SelectMany(r => r).ToArray(), [b, l], backend);
         var am = input.GetProperty("attention_mask");
-        var pad = am.ValueKind == JsonValueKind.Null ? null : Tensor.FromArray(ReferenceFixture.IntRows(am).SelectMany(r => r).ToArray(), [b, l]);
+        var pad = am.ValueKind == JsonValueKind.Null ? null : Tensor.FromArray(ReferenceFixture.IntRows(am).SelectMany(r => r).ToArray(), [b, l], backend);
         return (ids, pad);
     }
 
@@ -51,15 +52,18 @@ public class ReferenceModelTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void Logits_InferenceAndTrainingForward_MatchReference(string name)
+    public void Logits_InferenceAndTrainingForward_MatchReference(string name) => AssertLogitsMatch(name, CpuBackend.Default);
+
+    /// <summary>Loads the case on <paramref name="backend"/> and compares both forward paths with the reference logits.</summary>
+    internal static void AssertLogitsMatch(string name, IBackend backend)
     {
         using var fx = new ReferenceFixture(name);
-        using var model = Checkpoint.LoadModel(fx.Directory);
+        using var model = Checkpoint.LoadModel(fx.Directory, backend);
         int rows = model.Config.Rows;
         foreach (var input in fx.Expected.GetProperty("logits").EnumerateArray())
         {
             using var scope = new TensorScope();
-            var (ids, pad) = Input(input);
+            var (ids, pad) = Input(input, backend);
             var expected = ReferenceFixture.Doubles(input.GetProperty("logits"));
             string what = $"{name}, attention mask {(pad is null ? "none" : "left padding")}";
             var infer = model.InferLogits(ids, keyPadding: pad); // (B, L, embedding_size)
@@ -100,10 +104,13 @@ public class ReferenceModelTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void GreedySampler_CommitsTheReferenceTokensAtTheReferenceSteps(string name)
+    public void GreedySampler_CommitsTheReferenceTokensAtTheReferenceSteps(string name) => AssertTracesMatch(name, CpuBackend.Default);
+
+    /// <summary>Runs the reverse sampler on <paramref name="backend"/> and compares each trace token for token.</summary>
+    internal static void AssertTracesMatch(string name, IBackend backend)
     {
         using var fx = new ReferenceFixture(name);
-        using var model = Checkpoint.LoadModel(fx.Directory);
+        using var model = Checkpoint.LoadModel(fx.Directory, backend);
         var sampler = new ReverseSampler(new MaskPredictorLogits(model), Specials(model.Config));
         foreach (var tr in fx.Expected.GetProperty("traces").EnumerateArray())
         {
