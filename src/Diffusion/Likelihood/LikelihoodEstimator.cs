@@ -36,22 +36,17 @@ public sealed class LikelihoodEstimator(ILogitsModel model, SpecialTokens specia
         if (cfg.McNum <= 0 || cfg.BatchSize <= 0 || cfg.McNum % cfg.BatchSize != 0)
             throw new ArgumentException($"likelihood: mc_num {cfg.McNum} must be a positive multiple of batch_size {cfg.BatchSize}");
         if (answer.Length == 0) throw new ArgumentException("likelihood: empty answer");
-        int p = prompt.Length, t = answer.Length, l = p + t, b = cfg.BatchSize, v = model.VocabSize;
+        int p = prompt.Length, t = answer.Length, b = cfg.BatchSize;
         var seq = prompt.Concat(answer).ToArray();
         var losses = new List<double>();
         for (int it = 0; it < cfg.McNum / b; it++)
         {
             ulong offset = (ulong)it << 32;
             int k = 1 + (int)(Philox.Word(cfg.Seed, offset, 0) % (uint)t);
-            var ids = new int[b * l];
-            var masked = new List<(int Row, int Pos)>();
-            var nr = new int[b];
+            var counts = MaskCounts(k, t, b);
+            var positions = new int[b][];
             for (int r = 0; r < b; r++)
             {
-                double lin = b == 1 ? k : k + r * (double)t / b;
-                int n = (int)Math.Round(lin, MidpointRounding.ToEven);
-                n = ((n - 1) % t + t) % t + 1;
-                nr[r] = n;
                 // Exactly n answer positions by a Fisher–Yates permutation drawn from Philox.
                 var perm = Enumerable.Range(0, t).ToArray();
                 for (int i = t - 1; i > 0; i--)
@@ -59,30 +54,52 @@ public sealed class LikelihoodEstimator(ILogitsModel model, SpecialTokens specia
                     int j = (int)(Philox.Word(cfg.Seed, offset, 1 + (long)r * t + i) % (uint)(i + 1));
                     (perm[i], perm[j]) = (perm[j], perm[i]);
                 }
-                seq.CopyTo(ids, r * l);
-                for (int m = 0; m < n; m++)
-                {
-                    ids[r * l + p + perm[m]] = specials.Mask;
-                    masked.Add((r, p + perm[m]));
-                }
+                positions[r] = perm[..counts[r]];
             }
-            var logits = Logits(ids, b, l, p, cfg.CfgScale);
-            double loss = 0;
-            foreach (var (r, pos) in masked)
-            {
-                var row = logits.AsSpan(((r * l) + pos) * v, v);
-                double max = double.NegativeInfinity;
-                foreach (double z in row) max = Math.Max(max, z);
-                double sum = 0;
-                foreach (double z in row) sum += Math.Exp(z - max);
-                double ce = max + Math.Log(sum) - row[seq[pos]];
-                loss += ce * t / nr[r]; // CE / p_mask with p_mask = n/T
-            }
-            losses.Add(loss / b);
+            losses.Add(BatchLoss(seq, p, positions, cfg.CfgScale));
         }
         double mean = losses.Average();
         double sd = losses.Count > 1 ? Math.Sqrt(losses.Sum(x => (x - mean) * (x - mean)) / (losses.Count - 1)) : double.NaN;
         return new LogLikelihood(-mean, sd / Math.Sqrt(losses.Count), losses.Count);
+    }
+
+    /// <summary>Stratified mask counts n_r of the b rows of one batch for the draw k ∈ [1, T]: ((round(k + r·T/b) − 1) mod T) + 1, round half to even.</summary>
+    internal static int[] MaskCounts(int k, int t, int b)
+    {
+        var nr = new int[b];
+        for (int r = 0; r < b; r++)
+        {
+            double lin = b == 1 ? k : k + r * (double)t / b;
+            int n = (int)Math.Round(lin, MidpointRounding.ToEven);
+            nr[r] = ((n - 1) % t + t) % t + 1;
+        }
+        return nr;
+    }
+
+    /// <summary>One Monte-Carlo batch: row r masks the answer positions <paramref name="answerPositions"/>[r] (indices into the answer) of seq = prompt ++ answer; returns Σ_r Σ_masked CE / p_mask / b with p_mask = n_r / T.</summary>
+    internal double BatchLoss(int[] seq, int promptLength, int[][] answerPositions, double cfgScale)
+    {
+        int p = promptLength, l = seq.Length, t = l - p, b = answerPositions.Length, v = model.VocabSize;
+        var ids = new int[b * l];
+        for (int r = 0; r < b; r++)
+        {
+            seq.CopyTo(ids, r * l);
+            foreach (int j in answerPositions[r]) ids[r * l + p + j] = specials.Mask;
+        }
+        var logits = Logits(ids, b, l, p, cfgScale);
+        double loss = 0;
+        for (int r = 0; r < b; r++)
+            foreach (int j in answerPositions[r])
+            {
+                var row = logits.AsSpan(((r * l) + p + j) * v, v);
+                double max = double.NegativeInfinity;
+                foreach (double z in row) max = Math.Max(max, z);
+                double sum = 0;
+                foreach (double z in row) sum += Math.Exp(z - max);
+                double ce = max + Math.Log(sum) - row[seq[p + j]];
+                loss += ce * t / answerPositions[r].Length; // CE / p_mask with p_mask = n/T
+            }
+        return loss / b;
     }
 
     /// <summary>Scores each option as the answer to the prompt and returns the index of the most likely one with all scores.</summary>

@@ -27,8 +27,17 @@ public sealed class MaskPredictorLogits(MaskPredictor model) : ICachedLogitsMode
     public int VocabSize => model.Config.VocabSize;
     public IBackend Backend => model.Backend;
 
-    public Tensor Logits(Tensor ids, Tensor? keyPadding) => model.InferLogits(ids, keyPadding: keyPadding);
+    public Tensor Logits(Tensor ids, Tensor? keyPadding) => VocabOnly(model.InferLogits(ids, keyPadding: keyPadding));
 
     public Tensor Logits(Tensor ids, int start, KvCache? cache, CacheMode mode, Action<KvCache>? record, Tensor? keyPadding)
-        => model.InferLogits(ids, start, cache, mode, record, keyPadding);
+        => VocabOnly(model.InferLogits(ids, start, cache, mode, record, keyPadding));
+
+    /// <summary>(B, L, embedding_size) → (B, L, vocab_size): padded embedding rows are not tokens, so no sampler or likelihood may see them.</summary>
+    private Tensor VocabOnly(Tensor logits)
+    {
+        if (model.Config.Rows == VocabSize) return logits;
+        using (logits)
+        using (var vocab = logits.Narrow(2, 0, VocabSize))
+            return vocab.Clone();
+    }
 }
