@@ -154,7 +154,7 @@ public static class TrainCommand
         if (!TrainingCheckpoint.SavePhases.Contains(phase))
             throw new OptionException($"{KillAtVariable}={spec}: unknown phase (one of {string.Join(", ", TrainingCheckpoint.SavePhases)})");
         int seen = 0;
-        TrainingCheckpoint.PhaseHook = p =>
+        TrainingCheckpoint.PhaseHook = (_, p) =>
         {
             if (p == phase && ++seen == nth) System.Diagnostics.Process.GetCurrentProcess().Kill();
         };
@@ -203,7 +203,7 @@ public static class TrainCommand
             throw new OptionException($"--resume continues the saved run, which these options would change: {string.Join("; ", conflicts)}. Drop them, or start a new run with --overwrite or another --out");
         var cfg = saved with { Steps = o.Has("steps") ? cli.Steps : saved.Steps, EvalEvery = o.Has("eval-every") ? cli.EvalEvery : saved.EvalEvery, SaveEvery = o.Has("save-every") ? cli.SaveEvery : saved.SaveEvery };
         foreach (var (flag, now, was) in new[] { ("steps", cfg.Steps, saved.Steps), ("eval-every", cfg.EvalEvery, saved.EvalEvery), ("save-every", cfg.SaveEvery, saved.SaveEvery) })
-            if (now != was) AnsiConsole.MarkupLine($"[yellow]resume: --{flag} {now} replaces the run's {was}{(flag == "steps" ? " (the learning-rate schedule follows the new total)" : "")}[/]");
+            if (now != was) Console.Error.WriteLine($"resume: --{flag} {now} replaces the run's {was}{(flag == "steps" ? " (the learning-rate schedule follows the new total)" : "")}");
         return cfg;
     }
 

@@ -81,6 +81,9 @@ public sealed class TrainingLog : IDisposable
 
     public string PlotPath { get; }
 
+    /// <summary>The (step, training loss) points the plot draws: the whole run, including the rows kept from before a resume.</summary>
+    public IReadOnlyList<(int Step, double Loss)> TrainLoss => _train;
+
     public void Step(StepReport r, double? evalLoss)
     {
         double tps = r.Tokens / Math.Max(r.Seconds, 1e-9);

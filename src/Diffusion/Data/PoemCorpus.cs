@@ -16,7 +16,7 @@ public sealed class PoemCorpus
     public static PoemCorpus Load(string path, int limit = 0)
     {
         var poems = new List<string>();
-        foreach (var raw in InputFile.ReadLines(path, "data file (one document per line)"))
+        foreach (var raw in InputFile.ReadLines(path, "data file"))
         {
             var line = raw.Trim();
             if (line.Length == 0) continue;

@@ -38,12 +38,13 @@ public static class TrainingCheckpoint
     /// <summary>Suffix of a step's second slot, used when the step `latest` names is saved again.</summary>
     public const string ResaveSuffix = ".1";
 
-    /// <summary>The instants of a save, in order, at which <see cref="PhaseHook"/> is called: half of the files written
-    /// into the temporary directory, all written, directory renamed into place, new `latest` written beside the old, `latest` replaced.</summary>
-    public static readonly IReadOnlyList<string> SavePhases = ["temp-write", "temp-written", "renamed", "latest-written", "latest-updated"];
+    /// <summary>The instants of a save, in order, at which <see cref="PhaseHook"/> is called: half of the files written into the
+    /// temporary directory; all written; the target slot cleared of an older copy; the directory renamed into place; the new
+    /// `latest` written beside the old; `latest` replaced.</summary>
+    public static readonly IReadOnlyList<string> SavePhases = ["temp-write", "temp-written", "slot-cleared", "renamed", "latest-written", "latest-updated"];
 
-    /// <summary>Called with each of <see cref="SavePhases"/> as a save passes it (the kill -9 soak stops the process there); null in normal runs.</summary>
-    public static Action<string>? PhaseHook { get; set; }
+    /// <summary>Called with (root, phase) at each of <see cref="SavePhases"/> as a save passes it (crash tests and the kill -9 soak stop there); null in normal runs.</summary>
+    public static Action<string, string>? PhaseHook { get; set; }
 
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
 
@@ -63,7 +64,7 @@ public static class TrainingCheckpoint
         string tmp = Path.Combine(root, $"{TempMarker}{name}-{Environment.ProcessId}");
         if (Directory.Exists(tmp)) Directory.Delete(tmp, true);
         Checkpoint.SaveModel(tmp, trainer.Model);
-        PhaseHook?.Invoke(SavePhases[0]);
+        PhaseHook?.Invoke(root, SavePhases[0]);
         var moments = new List<(string, Tensor)>();
         foreach (var (n, m, v) in trainer.Optimizer.Moments())
         {
@@ -82,13 +83,14 @@ public static class TrainingCheckpoint
         Checkpoint.AtomicWriteText(Path.Combine(tmp, StateFile), JsonSerializer.Serialize(state, Json));
         if (extraFiles is not null)
             foreach (var (file, text) in extraFiles) Checkpoint.AtomicWriteText(Path.Combine(tmp, file), text);
-        PhaseHook?.Invoke(SavePhases[1]);
+        PhaseHook?.Invoke(root, SavePhases[1]);
         // final is not what latest names, so removing an older copy of it (a complete or half-deleted leftover) is safe.
         if (Directory.Exists(final)) Directory.Delete(final, true);
+        PhaseHook?.Invoke(root, SavePhases[2]);
         Directory.Move(tmp, final);
-        PhaseHook?.Invoke(SavePhases[2]);
-        Checkpoint.AtomicWriteText(Path.Combine(root, LatestFile), name, beforeRename: () => PhaseHook?.Invoke(SavePhases[3]));
-        PhaseHook?.Invoke(SavePhases[4]);
+        PhaseHook?.Invoke(root, SavePhases[3]);
+        Checkpoint.AtomicWriteText(Path.Combine(root, LatestFile), name, beforeRename: () => PhaseHook?.Invoke(root, SavePhases[4]));
+        PhaseHook?.Invoke(root, SavePhases[5]);
         // The step's other slot, if any, is an older save of the same step that latest no longer names.
         string stale = Path.Combine(root, other);
         if (Directory.Exists(stale)) Directory.Delete(stale, true);

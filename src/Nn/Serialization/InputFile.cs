@@ -74,7 +74,7 @@ public static class InputFile
                 }
                 catch (DecoderFallbackException)
                 {
-                    throw new InputFileException($"{path}: line {lineNo} is not valid UTF-8 (binary file?); expected a {what} in UTF-8 text");
+                    throw new InputFileException($"{path}: not valid UTF-8 (binary file?); expected a {what} in UTF-8 text");
                 }
                 if (c < 0 || c == '\n')
                 {
