@@ -164,11 +164,11 @@ public static class TrainCommand
     private static string ResolveResume(string resume, string ckptRoot)
     {
         if (resume.Length == 0)
-            return TrainingCheckpoint.Latest(ckptRoot) ?? throw new OptionException($"--resume: no checkpoint under {ckptRoot}; start the run without --resume");
+            return TrainingCheckpoint.Latest(ckptRoot) ?? throw new CheckpointException($"--resume: no checkpoint under {ckptRoot}; start the run without --resume");
         if (File.Exists(Path.Combine(resume, TrainingCheckpoint.StateFile))) return resume;
         foreach (var root in new[] { Path.Combine(resume, RunDirectory.CheckpointsDir), resume })
             if (Directory.Exists(root) && TrainingCheckpoint.Latest(root) is string dir) return dir;
-        throw new OptionException(Directory.Exists(resume)
+        throw new CheckpointException(Directory.Exists(resume)
             ? $"--resume-from {resume}: not a training checkpoint (no {TrainingCheckpoint.StateFile}) and no checkpoints/latest under it"
             : $"--resume-from {resume}: no such directory");
     }
