@@ -17,7 +17,7 @@ public static class Cli
                  (sample: decoding modes at gen length 256; --checkpoint DIR uses a trained model)
           train  [--preset poems|tiny|bench] [--config FILE] [--data FILE] [--poems N] [--steps N]
                  [--batch N] [--grad-accum N] [--lr X] [--schedule wsd|cosine|constant] [--seed N]
-                 [--device cpu] [--threads N] [--out DIR] [--resume | --resume-from DIR] [--ar]
+                 [--device cpu] [--threads N] [--out DIR] [--resume | --resume-from DIR | --overwrite] [--ar]
                  [--eval-every N] [--save-every N] [--samples N] [--no-progress]
                  pre-train a mask predictor on the bundled Tang poems (--ar: the autoregressive baseline)
           sft    same options, plus --init DIR: fine-tune on poem QA pairs (prompt never masked)
@@ -75,12 +75,13 @@ public static class Cli
         {
             return Fail(e.Message);
         }
-        // Bad input found by the libraries (malformed files, inconsistent configs, invalid sampler settings): the message
-        // names the problem; a stack trace would only hide it.
-        catch (Exception e) when (e is LLaDA.Nn.Serialization.CheckpointException or LLaDA.Nn.ConfigException or FileNotFoundException
-                                     or InvalidDataException or ArgumentException)
+        // Bad input found by the libraries (malformed files, inconsistent configs, invalid sampler settings) and the
+        // environment refusing (missing or unreadable paths, read-only or full disks, symlink loops: IOException and
+        // UnauthorizedAccessException, whose messages name the path): one line naming the problem; a stack trace would only hide it.
+        catch (Exception e) when (e is LLaDA.Nn.Serialization.CheckpointException or LLaDA.Nn.ConfigException or IOException
+                                     or UnauthorizedAccessException or InvalidDataException or ArgumentException)
         {
-            return Fail(e.Message);
+            return Fail(e.Message, usage: false);
         }
         finally
         {
@@ -89,10 +90,10 @@ public static class Cli
         }
     }
 
-    private static int Fail(string message)
+    private static int Fail(string message, bool usage = true)
     {
         Console.Error.WriteLine($"llada: {message}");
-        Console.Error.WriteLine("run 'llada help' for usage");
+        if (usage) Console.Error.WriteLine("run 'llada help' for usage");
         return 2;
     }
 }
@@ -134,6 +135,9 @@ public sealed class Options
         }
         return o;
     }
+
+    /// <summary>Whether the option was given at all (to tell an explicit value from a default).</summary>
+    public bool Has(string name) => _named.ContainsKey(name);
 
     public bool Flag(string name)
     {

@@ -84,7 +84,7 @@ public sealed record MaskPredictorConfig
         return (c ?? throw new ConfigException("config: empty JSON")).Validate();
     }
 
-    public static MaskPredictorConfig Load(string path) => FromJson(File.ReadAllText(path));
+    public static MaskPredictorConfig Load(string path) => FromJson(Serialization.InputFile.ReadText(path, "model config"));
 
     /// <summary>Parameter count implied by the shape (embedding + blocks + final norm + untied head).</summary>
     public long ParameterCount()

@@ -20,11 +20,20 @@ public static class TrainCommand
     public const string TokenizerFile = "tokenizer.char.json";
     public const string RunFile = "run.json";
 
+    /// <summary>Options that define a run's numerics: at --resume they come from the checkpoint, and a different explicit value is refused.</summary>
+    private static readonly (string Flag, Func<TrainConfig, object> Value)[] RunDefining =
+    [
+        ("batch", c => c.BatchSize), ("grad-accum", c => c.GradAccum), ("lr", c => c.Lr), ("min-lr", c => c.MinLr),
+        ("warmup", c => c.Warmup), ("schedule", c => c.Schedule), ("weight-decay", c => c.WeightDecay), ("clip", c => c.GradClip),
+        ("seed", c => c.Seed),
+    ];
+
     public static int Run(Options o, Objective objective)
     {
         // ---- options
         string? resume = o.Flag("resume") ? "" : null;
         resume = o.String("resume-from") ?? resume;
+        bool overwrite = o.Flag("overwrite");
         bool ar = o.Flag("ar");
         if (ar) objective = Objective.Autoregressive;
         string preset = o.String("preset") ?? "poems";
@@ -57,22 +66,29 @@ public static class TrainCommand
         o.RejectUnknown();
         CpuParallel.Threads = threads;
         if (cfg.Steps <= 0 || cfg.BatchSize <= 0 || cfg.GradAccum <= 0) throw new OptionException("--steps, --batch and --grad-accum must be positive");
+        if (resume is not null && overwrite) throw new OptionException("--overwrite starts the run over; it cannot be combined with --resume");
 
-        string ckptRoot = Path.Combine(outDir, "checkpoints");
-        string? resumeDir = resume is null ? null : resume.Length > 0 ? resume : TrainingCheckpoint.Latest(ckptRoot)
-            ?? throw new OptionException($"--resume: no checkpoint under {ckptRoot}");
+        InstallKillHook();
 
-        // ---- data and tokenizer (a resumed run reuses the checkpoint's tokenizer and data settings)
+        // ---- the run directory: held for the whole run; leftovers of killed saves go first
+        using var runDir = RunDirectory.Acquire(outDir);
+        string ckptRoot = runDir.Checkpoints;
+        TrainingCheckpoint.CleanStale(ckptRoot);
+        string? resumeDir = resume is null ? null : ResolveResume(resume, ckptRoot);
+        if (resumeDir is null) runDir.PrepareFresh(overwrite);
+
+        // ---- data and tokenizer (a resumed run reuses the checkpoint's tokenizer, data settings and training configuration)
         CharTokenizer tok;
         RunInfo run;
         if (resumeDir is not null)
         {
-            tok = CharTokenizer.FromJson(File.ReadAllText(Path.Combine(resumeDir, TokenizerFile)));
-            run = JsonSerializer.Deserialize<RunInfo>(File.ReadAllText(Path.Combine(resumeDir, RunFile)))!;
+            tok = CharTokenizer.FromJson(InputFile.ReadText(Path.Combine(resumeDir, TokenizerFile), "tokenizer"));
+            run = ReadRunInfo(resumeDir);
+            cfg = ResumedConfig(o, cfg, TrainingCheckpoint.ReadState(resumeDir).Train, run, objective, data, poems, preset);
         }
         else if (initFrom is not null)
         {
-            tok = CharTokenizer.FromJson(File.ReadAllText(Path.Combine(initFrom, TokenizerFile)));
+            tok = CharTokenizer.FromJson(InputFile.ReadText(Path.Combine(initFrom, TokenizerFile), "tokenizer"));
             run = new RunInfo(data, poems, 0, preset, objective.ToString(), 20);
         }
         else
@@ -94,7 +110,7 @@ public static class TrainCommand
         Trainer trainer;
         if (resumeDir is not null)
         {
-            trainer = TrainingCheckpoint.Resume(resumeDir, train, heldOut, backend, cfg with { Objective = objective });
+            trainer = TrainingCheckpoint.Resume(resumeDir, train, heldOut, backend, cfg);
             AnsiConsole.MarkupLine($"[grey]resumed from {Markup.Escape(resumeDir)} at step {trainer.StepIndex}[/]");
         }
         else
@@ -116,13 +132,79 @@ public static class TrainCommand
         AnsiConsole.MarkupLine($"steps {cfg.Steps}, batch {cfg.BatchSize}×{cfg.GradAccum}, lr {cfg.Lr} ({cfg.Schedule}), seed {cfg.Seed}; output {Markup.Escape(Path.GetFullPath(outDir))}");
 
         var extra = new Dictionary<string, string> { [TokenizerFile] = tok.ToJson(), [RunFile] = JsonSerializer.Serialize(run) };
-        using var log = new TrainingLog(outDir, append: resumeDir is not null);
+        using var log = new TrainingLog(outDir, resumedAt: resumeDir is null ? null : trainer.StepIndex);
         int exit = Loop(trainer, cfg, log, ckptRoot, extra, noProgress);
         log.Plot($"llada {objective.ToString().ToLowerInvariant()} — {mcfg.NLayers}L d{mcfg.DModel}, {corpus.Poems.Count} poems");
         AnsiConsole.MarkupLine($"log: {Markup.Escape(Path.Combine(outDir, "log.csv"))}, loss curve: {Markup.Escape(log.PlotPath)}");
         if (exit == 0 && samples > 0 && objective != Objective.Autoregressive)
             Samples.Print(trainer.Model, tok, corpus, heldOutEvery: run.HeldOutEvery, count: samples, sft: objective == Objective.Sft);
         return exit;
+    }
+
+    /// <summary>Environment variable of the crash-test hook: PHASE[@N] (a name of <see cref="TrainingCheckpoint.SavePhases"/>, N-th save, default 1)
+    /// makes this process SIGKILL itself at that instant of a checkpoint save, so the kill -9 soak can land in every phase.</summary>
+    public const string KillAtVariable = "LLADA_KILL_AT";
+
+    private static void InstallKillHook()
+    {
+        if (Environment.GetEnvironmentVariable(KillAtVariable) is not { Length: > 0 } spec) return;
+        var parts = spec.Split('@');
+        string phase = parts[0];
+        int nth = parts.Length > 1 && int.TryParse(parts[1], out int n) ? n : 1;
+        if (!TrainingCheckpoint.SavePhases.Contains(phase))
+            throw new OptionException($"{KillAtVariable}={spec}: unknown phase (one of {string.Join(", ", TrainingCheckpoint.SavePhases)})");
+        int seen = 0;
+        TrainingCheckpoint.PhaseHook = (_, p) =>
+        {
+            if (p == phase && ++seen == nth) System.Diagnostics.Process.GetCurrentProcess().Kill();
+        };
+    }
+
+    /// <summary>The checkpoint --resume (latest under the run) or --resume-from DIR (a checkpoint, or a run directory's latest) names.</summary>
+    private static string ResolveResume(string resume, string ckptRoot)
+    {
+        if (resume.Length == 0)
+            return TrainingCheckpoint.Latest(ckptRoot) ?? throw new CheckpointException($"--resume: no checkpoint under {ckptRoot}; start the run without --resume");
+        if (File.Exists(Path.Combine(resume, TrainingCheckpoint.StateFile))) return resume;
+        foreach (var root in new[] { Path.Combine(resume, RunDirectory.CheckpointsDir), resume })
+            if (Directory.Exists(root) && TrainingCheckpoint.Latest(root) is string dir) return dir;
+        throw new CheckpointException(Directory.Exists(resume)
+            ? $"--resume-from {resume}: not a training checkpoint (no {TrainingCheckpoint.StateFile}) and no checkpoints/latest under it"
+            : $"--resume-from {resume}: no such directory");
+    }
+
+    private static RunInfo ReadRunInfo(string dir)
+    {
+        string path = Path.Combine(dir, RunFile);
+        try
+        {
+            return JsonSerializer.Deserialize<RunInfo>(InputFile.ReadText(path, "run description")) ?? throw new CheckpointException($"{path}: empty");
+        }
+        catch (JsonException e)
+        {
+            throw new CheckpointException($"{path}: malformed JSON ({e.Message})");
+        }
+    }
+
+    /// <summary>The configuration a resumed run continues with: the saved one. A run-defining option given explicitly with another
+    /// value is refused (it would continue a different run); --steps, --eval-every and --save-every may change and are reported.</summary>
+    private static TrainConfig ResumedConfig(Options o, TrainConfig cli, TrainConfig saved, RunInfo run, Objective objective, string data, int poems, string preset)
+    {
+        var conflicts = new List<string>();
+        if (saved.Objective != objective) conflicts.Add($"the checkpoint is a {saved.Objective} run, this command trains {objective}");
+        foreach (var (flag, value) in RunDefining)
+            if (o.Has(flag) && !Equals(value(cli), value(saved))) conflicts.Add($"--{flag} {value(cli)} (the run has {value(saved)})");
+        if (o.Has("data") && Path.GetFullPath(data) != Path.GetFullPath(run.Data)) conflicts.Add($"--data {data} (the run has {run.Data})");
+        if (o.Has("poems") && poems != run.Poems) conflicts.Add($"--poems {poems} (the run has {run.Poems})");
+        if (o.Has("preset") && preset != run.Preset) conflicts.Add($"--preset {preset} (the run has {run.Preset})");
+        if (o.Has("config")) conflicts.Add("--config (a resumed run's model is the checkpoint's)");
+        if (o.Has("init")) conflicts.Add("--init (a resumed run's weights are the checkpoint's)");
+        if (conflicts.Count > 0)
+            throw new OptionException($"--resume continues the saved run, which these options would change: {string.Join("; ", conflicts)}. Drop them, or start a new run with --overwrite or another --out");
+        var cfg = saved with { Steps = o.Has("steps") ? cli.Steps : saved.Steps, EvalEvery = o.Has("eval-every") ? cli.EvalEvery : saved.EvalEvery, SaveEvery = o.Has("save-every") ? cli.SaveEvery : saved.SaveEvery };
+        foreach (var (flag, now, was) in new[] { ("steps", cfg.Steps, saved.Steps), ("eval-every", cfg.EvalEvery, saved.EvalEvery), ("save-every", cfg.SaveEvery, saved.SaveEvery) })
+            if (now != was) Console.Error.WriteLine($"resume: --{flag} {now} replaces the run's {was}{(flag == "steps" ? " (the learning-rate schedule follows the new total)" : "")}");
+        return cfg;
     }
 
     private static SequenceDataset SftData(PoemCorpus corpus, CharTokenizer tok, int seqLen)

@@ -5,26 +5,84 @@ using ScottPlot;
 
 namespace LLaDA.Cli.Commands;
 
-/// <summary>Per-step CSV and JSONL logs of a run, and the loss-curve PNG.</summary>
+/// <summary>Per-step CSV and JSONL logs of a run, and the loss-curve PNG of the whole run.</summary>
 public sealed class TrainingLog : IDisposable
 {
+    public const string CsvFile = "log.csv";
+    public const string JsonlFile = "log.jsonl";
+    public const string PlotFile = "loss.png";
+    private const string CsvHeader = "step,loss,eval_loss,lr,grad_norm,tokens_per_s,masked_tokens,step_s";
+
     private readonly StreamWriter _csv;
     private readonly StreamWriter _jsonl;
     private readonly List<(int Step, double Loss)> _train = new();
     private readonly List<(int Step, double Loss)> _eval = new();
 
-    public TrainingLog(string dir, bool append)
+    /// <summary>Starts the logs of a fresh run (<paramref name="resumedAt"/> null) or continues those of a run resumed with
+    /// <paramref name="resumedAt"/> steps done: rows of later steps (logged after its checkpoint, before a kill) are dropped,
+    /// so no step appears twice, and the kept rows feed the plot of the whole run. A row's step is 0-based (row k is the k+1-th step).</summary>
+    public TrainingLog(string dir, int? resumedAt)
     {
         Directory.CreateDirectory(dir);
-        string csv = Path.Combine(dir, "log.csv");
-        bool header = !append || !File.Exists(csv);
+        string csv = Path.Combine(dir, CsvFile), jsonl = Path.Combine(dir, JsonlFile);
+        if (resumedAt is int s)
+        {
+            KeepBefore(csv, s, header: true, (step, line) =>
+            {
+                var f = line.Split(',');
+                if (double.TryParse(f[1], NumberStyles.Float, CultureInfo.InvariantCulture, out double loss)) _train.Add((step, loss));
+                if (f.Length > 2 && double.TryParse(f[2], NumberStyles.Float, CultureInfo.InvariantCulture, out double ev)) _eval.Add((step, ev));
+            });
+            KeepBefore(jsonl, s, header: false, null);
+        }
+        bool append = resumedAt is not null && File.Exists(csv);
         _csv = new StreamWriter(csv, append) { AutoFlush = true };
-        _jsonl = new StreamWriter(Path.Combine(dir, "log.jsonl"), append) { AutoFlush = true };
-        if (header) _csv.WriteLine("step,loss,eval_loss,lr,grad_norm,tokens_per_s,masked_tokens,step_s");
-        PlotPath = Path.Combine(dir, "loss.png");
+        _jsonl = new StreamWriter(jsonl, append) { AutoFlush = true };
+        if (!append) _csv.WriteLine(CsvHeader);
+        PlotPath = Path.Combine(dir, PlotFile);
     }
 
+    /// <summary>Rewrites a log (atomically) with only the rows of steps &lt; <paramref name="end"/>; rows are told by their leading step
+    /// number (CSV) or "step" field (JSONL). A torn last row of a killed run is dropped with the rest.</summary>
+    private static void KeepBefore(string path, int end, bool header, Action<int, string>? kept)
+    {
+        if (!File.Exists(path)) return;
+        var keep = header ? new List<string> { CsvHeader } : new List<string>();
+        foreach (var line in File.ReadLines(path))
+        {
+            if (StepOf(line, header) is int step && step < end && RowComplete(line, header))
+            {
+                keep.Add(line);
+                kept?.Invoke(step, line);
+            }
+        }
+        LLaDA.Nn.Serialization.Checkpoint.AtomicWriteText(path, keep.Count == 0 ? "" : string.Join('\n', keep) + "\n");
+    }
+
+    private static int? StepOf(string line, bool csv)
+    {
+        if (csv)
+        {
+            int comma = line.IndexOf(',');
+            return comma > 0 && int.TryParse(line.AsSpan(0, comma), NumberStyles.None, CultureInfo.InvariantCulture, out int s) ? s : null;
+        }
+        try
+        {
+            using var doc = JsonDocument.Parse(line);
+            return doc.RootElement.TryGetProperty("step", out var p) && p.ValueKind == JsonValueKind.Number && p.TryGetInt32(out int s) ? s : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    private static bool RowComplete(string line, bool csv) => !csv || line.Count(c => c == ',') == CsvHeader.Count(c => c == ',');
+
     public string PlotPath { get; }
+
+    /// <summary>The (step, training loss) points the plot draws: the whole run, including the rows kept from before a resume.</summary>
+    public IReadOnlyList<(int Step, double Loss)> TrainLoss => _train;
 
     public void Step(StepReport r, double? evalLoss)
     {

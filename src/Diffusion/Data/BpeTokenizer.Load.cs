@@ -1,4 +1,5 @@
 using System.Text.Json;
+using LLaDA.Nn.Serialization;
 using System.Text.RegularExpressions;
 using LLaDA.Diffusion.Data.Bpe;
 using LLaDA.Diffusion.Data.Unicode;
@@ -31,7 +32,7 @@ public sealed partial class BpeTokenizer
     /// </remarks>
     /// <exception cref="InvalidDataException">A file is malformed or uses a feature this loader does not support (the message says which).</exception>
     public static BpeTokenizer Load(string tokenizerJsonPath, string? tokenizerConfigPath = null, string? maskToken = null) =>
-        Parse(File.ReadAllText(tokenizerJsonPath), tokenizerConfigPath is null ? null : File.ReadAllText(tokenizerConfigPath), maskToken);
+        Parse(InputFile.ReadText(tokenizerJsonPath, "tokenizer"), tokenizerConfigPath is null ? null : InputFile.ReadText(tokenizerConfigPath, "tokenizer config"), maskToken);
 
     /// <summary>As <see cref="Load"/>, from the JSON texts.</summary>
     public static BpeTokenizer Parse(string tokenizerJson, string? tokenizerConfigJson = null, string? maskToken = null)

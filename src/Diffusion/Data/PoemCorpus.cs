@@ -1,3 +1,5 @@
+using LLaDA.Nn.Serialization;
+
 namespace LLaDA.Diffusion.Data;
 
 /// <summary>A couplet of a poem: the first line (上句) and the line that answers it (下句).</summary>
@@ -13,9 +15,8 @@ public sealed class PoemCorpus
     /// <summary>Reads the first <paramref name="limit"/> non-empty lines of a poem file (all when limit ≤ 0).</summary>
     public static PoemCorpus Load(string path, int limit = 0)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"poem file not found: {path}", path);
         var poems = new List<string>();
-        foreach (var raw in File.ReadLines(path))
+        foreach (var raw in InputFile.ReadLines(path, "data file"))
         {
             var line = raw.Trim();
             if (line.Length == 0) continue;

@@ -1,3 +1,5 @@
+using LLaDA.Nn.Serialization;
+
 namespace LLaDA.Diffusion.Data;
 
 /// <summary>Finds the tokenizer that belongs to a checkpoint directory: ours (tokenizer.char.json) or a Hugging Face tokenizer.json (+ tokenizer_config.json).</summary>
@@ -10,7 +12,7 @@ public static class TokenizerFiles
     public static ITokenizer Load(string dir)
     {
         string ch = Path.Combine(dir, CharFile);
-        if (File.Exists(ch)) return CharTokenizer.FromJson(File.ReadAllText(ch));
+        if (File.Exists(ch)) return CharTokenizer.FromJson(InputFile.ReadText(ch, "tokenizer"));
         string hf = Path.Combine(dir, HfFile);
         if (File.Exists(hf))
         {

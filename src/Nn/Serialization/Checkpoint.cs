@@ -52,7 +52,7 @@ public sealed class ModelFiles
             Dictionary<string, string> map;
             try
             {
-                using var doc = JsonDocument.Parse(File.ReadAllText(index));
+                using var doc = JsonDocument.Parse(InputFile.ReadText(index, "shard index"));
                 map = doc.RootElement.GetProperty("weight_map").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString() ?? throw new CheckpointException($"{index}: null shard for '{p.Name}'"));
             }
             catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
@@ -205,11 +205,17 @@ public static class Checkpoint
         return d;
     }
 
-    /// <summary>Writes text to a temp file in the same directory and renames it over the target.</summary>
-    public static void AtomicWriteText(string path, string text)
+    /// <summary>Writes text to a temp file in the same directory, flushes it to disk and renames it over the target
+    /// (<paramref name="beforeRename"/> runs between the two; crash tests stop there).</summary>
+    public static void AtomicWriteText(string path, string text, Action? beforeRename = null)
     {
         string tmp = path + ".tmp-" + Environment.ProcessId;
-        File.WriteAllText(tmp, text);
+        using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
+        {
+            fs.Write(System.Text.Encoding.UTF8.GetBytes(text));
+            fs.Flush(flushToDisk: true);
+        }
+        beforeRename?.Invoke();
         File.Move(tmp, path, overwrite: true);
     }
 }

@@ -44,8 +44,7 @@ public sealed class SafeTensorsFile
     /// <summary>Parses and fully validates the header of a file.</summary>
     public static SafeTensorsFile Open(string path)
     {
-        if (!File.Exists(path)) throw new CheckpointException($"{path}: file not found");
-        using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        using var fs = InputFile.OpenRead(path, "safetensors file");
         long fileLength = fs.Length;
         if (fileLength < 8) throw new CheckpointException($"{path}: truncated file ({fileLength} bytes; a safetensors file starts with an 8-byte header length)");
         Span<byte> lenBytes = stackalloc byte[8];
@@ -58,6 +57,15 @@ public sealed class SafeTensorsFile
         long dataStart = 8 + (long)headerLen;
         long dataLength = fileLength - dataStart;
 
+        // JsonDocument does not check the UTF-8 inside strings (a tensor name would throw on reading); check the whole header first.
+        try
+        {
+            new UTF8Encoding(false, throwOnInvalidBytes: true).GetCharCount(header);
+        }
+        catch (DecoderFallbackException e)
+        {
+            throw new CheckpointException($"{path}: header is not valid UTF-8 (byte {8 + e.Index})");
+        }
         JsonDocument doc;
         try
         {
@@ -72,6 +80,7 @@ public sealed class SafeTensorsFile
             if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new CheckpointException($"{path}: header must be a JSON object");
             var entries = new List<SafeTensorInfo>();
             var metadata = new Dictionary<string, string>();
+            var names = new HashSet<string>(StringComparer.Ordinal);
             foreach (var prop in doc.RootElement.EnumerateObject())
             {
                 if (prop.Name == "__metadata__")
@@ -81,6 +90,7 @@ public sealed class SafeTensorsFile
                         metadata[m.Name] = m.Value.ValueKind == JsonValueKind.String ? m.Value.GetString()! : throw new CheckpointException($"{path}: __metadata__ value '{m.Name}' is not a string");
                     continue;
                 }
+                if (!names.Add(prop.Name)) throw new CheckpointException($"{path}: tensor name '{prop.Name}' appears twice in the header");
                 entries.Add(ParseEntry(path, prop));
             }
             // Entries must tile [0, dataLength) exactly: no gaps, no overlaps, nothing past the end.
@@ -128,7 +138,7 @@ public sealed class SafeTensorsFile
         if (shape.Count > 8) throw new CheckpointException($"{path}: tensor '{name}': rank {shape.Count} is too large");
         if (!v.TryGetProperty("data_offsets", out var off) || off.ValueKind != JsonValueKind.Array || off.GetArrayLength() != 2)
             throw new CheckpointException($"{path}: tensor '{name}': data_offsets must be [begin, end]");
-        if (!off[0].TryGetInt64(out long begin) || !off[1].TryGetInt64(out long end) || begin < 0 || end < begin)
+        if (off[0].ValueKind != JsonValueKind.Number || off[1].ValueKind != JsonValueKind.Number || !off[0].TryGetInt64(out long begin) || !off[1].TryGetInt64(out long end) || begin < 0 || end < begin)
             throw new CheckpointException($"{path}: tensor '{name}': invalid data_offsets [{off[0]}, {off[1]}]");
         long bytes;
         try { bytes = checked(numel * dtype.SizeOf()); }
