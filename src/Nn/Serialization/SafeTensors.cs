@@ -138,7 +138,7 @@ public sealed class SafeTensorsFile
         return new SafeTensorInfo(name, dtype, shape.ToArray(), begin, end);
     }
 
-    /// <summary>Reads one tensor in its stored dtype.</summary>
+    /// <summary>Reads one tensor in its stored dtype; a NaN or ±Inf in floating-point data is an error naming the tensor (one vectorized pass over the bytes).</summary>
     public Tensor Read(string name, IBackend? backend = null)
     {
         var e = this[name];
@@ -148,6 +148,8 @@ public sealed class SafeTensorsFile
             fs.Seek(DataStart + e.Begin, SeekOrigin.Begin);
             fs.ReadExactly(bytes);
         }
+        long bad = NonFinite.FirstIndex(bytes, e.DType);
+        if (bad >= 0) throw new CheckpointException($"{Path}: tensor '{name}' holds a non-finite value (NaN or ±Inf) at element {bad}: the checkpoint is corrupt or training diverged");
         // safetensors is little-endian, as are our targets.
         return e.DType switch
         {
