@@ -128,7 +128,8 @@ public sealed class SafeTensorsFile
         if (shape.Count > 8) throw new CheckpointException($"{path}: tensor '{name}': rank {shape.Count} is too large");
         if (!v.TryGetProperty("data_offsets", out var off) || off.ValueKind != JsonValueKind.Array || off.GetArrayLength() != 2)
             throw new CheckpointException($"{path}: tensor '{name}': data_offsets must be [begin, end]");
-        if (!off[0].TryGetInt64(out long begin) || !off[1].TryGetInt64(out long end) || begin < 0 || end < begin)
+        if (off[0].ValueKind != JsonValueKind.Number || off[1].ValueKind != JsonValueKind.Number
+            || !off[0].TryGetInt64(out long begin) || !off[1].TryGetInt64(out long end) || begin < 0 || end < begin)
             throw new CheckpointException($"{path}: tensor '{name}': invalid data_offsets [{off[0]}, {off[1]}]");
         long bytes;
         try { bytes = checked(numel * dtype.SizeOf()); }
