@@ -160,16 +160,19 @@ public sealed class Options
 
     public int Int(string name, int fallback)
     {
+        _ = OptionRanges.Of(name); // every numeric option has a declared range, given or not
         var s = String(name);
         if (s is null) return fallback;
-        return int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) ? v : throw new OptionException($"--{name} expects an integer, got '{s}'");
+        // Range and message: OptionRanges, the one table of numeric options.
+        return int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) ? (int)OptionRanges.Check(name, v, s) : throw new OptionException(OptionRanges.Message(name, s));
     }
 
     public double Double(string name, double fallback)
     {
+        _ = OptionRanges.Of(name);
         var s = String(name);
         if (s is null) return fallback;
-        return double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) ? v : throw new OptionException($"--{name} expects a number, got '{s}'");
+        return double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) ? OptionRanges.Check(name, v, s) : throw new OptionException(OptionRanges.Message(name, s));
     }
 
     /// <summary>Throws when an option was given that no command read.</summary>

@@ -44,23 +44,38 @@ public sealed record MaskPredictorConfig
     [JsonIgnore] public int HeadSize => DModel / NHeads;
     [JsonIgnore] public int Rows => EmbeddingSize ?? VocabSize;
 
-    /// <summary>Throws a <see cref="ConfigException"/> naming the first inconsistent field.</summary>
+    /// <summary>Throws a <see cref="ConfigException"/> naming the first field outside its range or inconsistent with another.</summary>
+    /// <remarks>The ranges are the one place config values are limited: generous for real models (LLaDA-8B: d 4096, 32 layers,
+    /// vocab 126464, rope_theta 5e5) and small enough that nothing absurd reaches an allocation or the rotary tables.</remarks>
     public MaskPredictorConfig Validate()
     {
-        void Need(bool ok, string msg)
+        static void Need(bool ok, string msg)
         {
             if (!ok) throw new ConfigException($"config: {msg}");
         }
-        Need(DModel > 0 && NLayers > 0 && NHeads > 0 && MlpHiddenSize > 0 && VocabSize > 0, "d_model, n_layers, n_heads, mlp_hidden_size and vocab_size must be positive");
+        static void In(string field, double v, double lo, double hi, bool loOpen = false)
+        {
+            static string F(double x) => x.ToString("G", System.Globalization.CultureInfo.InvariantCulture);
+            bool ok = double.IsFinite(v) && (loOpen ? v > lo : v >= lo) && v <= hi;
+            Need(ok, $"{field} {F(v)} must be in {(loOpen ? "(" : "[")}{F(lo)}, {F(hi)}]");
+        }
+        In("d_model", DModel, 1, 1 << 16);
+        In("n_layers", NLayers, 1, 1024);
+        In("n_heads", NHeads, 1, 1024);
+        In("n_kv_heads", KvHeads, 1, NHeads);
+        In("mlp_hidden_size", MlpHiddenSize, 1, 1 << 20);
+        In("vocab_size", VocabSize, 1, 1 << 24);
+        In("embedding_size", Rows, VocabSize, 1 << 24);
+        In("max_sequence_length", MaxSequenceLength, 1, 1 << 20);
+        In("rope_theta", RopeTheta, 1, 1e10);
+        In("rms_norm_eps", RmsNormEps, 0, 1, loOpen: true);
+        In("init_std", InitStd, 0, 10, loOpen: true);
         Need(DModel % NHeads == 0, $"d_model {DModel} is not divisible by n_heads {NHeads}");
         Need(HeadSize % 2 == 0, $"head size {HeadSize} must be even for rotary embeddings");
         Need(HeadSize <= 256, $"head size {HeadSize} exceeds 256");
-        Need(KvHeads > 0 && NHeads % KvHeads == 0, $"n_heads {NHeads} is not a multiple of n_kv_heads {KvHeads}");
-        Need(Rows >= VocabSize, $"embedding_size {Rows} is smaller than vocab_size {VocabSize}");
-        Need(MaskTokenId >= 0 && MaskTokenId < Rows, $"mask_token_id {MaskTokenId} is outside the embedding ({Rows} rows)");
-        Need(EosTokenId >= 0 && EosTokenId < Rows, $"eos_token_id {EosTokenId} is outside the embedding ({Rows} rows)");
-        Need(RopeTheta > 0 && RmsNormEps > 0 && InitStd > 0, "rope_theta, rms_norm_eps and init_std must be positive");
-        Need(MaxSequenceLength > 0, "max_sequence_length must be positive");
+        Need(NHeads % KvHeads == 0, $"n_heads {NHeads} is not a multiple of n_kv_heads {KvHeads}");
+        foreach (var (field, id) in new[] { ("mask_token_id", (int?)MaskTokenId), ("eos_token_id", EosTokenId), ("pad_token_id", PadTokenId), ("bos_token_id", BosTokenId) })
+            Need(id is null || (id >= 0 && id < Rows), $"{field} {id} is outside the embedding ({Rows} rows)");
         Need(BlockType == "llama", $"block_type '{BlockType}' is not supported (only 'llama')");
         return this;
     }
@@ -79,7 +94,10 @@ public sealed record MaskPredictorConfig
         }
         catch (JsonException e)
         {
-            throw new ConfigException($"config: malformed JSON ({e.Message})");
+            // A wrong-typed or out-of-range field: name it (System.Text.Json's path is "$.field").
+            throw new ConfigException(e.Path is { Length: > 2 } path && path.StartsWith("$.", StringComparison.Ordinal)
+                ? $"config: field '{path[2..]}' has a value of the wrong type or out of range ({e.Message})"
+                : $"config: malformed JSON ({e.Message})");
         }
         return (c ?? throw new ConfigException("config: empty JSON")).Validate();
     }

@@ -15,7 +15,9 @@ public static class ChatCommand
         CpuParallel.Threads = o.Int("threads", Environment.ProcessorCount);
         var cfg = SamplerOptions.Parse(o, new SamplerConfig { GenLength = 32, BlockLength = 32, Steps = 32 });
         o.RejectUnknown();
-        var (model, tok, resolved) = ModelLoader.Load(dir, backend);
+        // Memory for the longest conversation the context allows; each turn is also checked against the context.
+        var (model, tok, resolved) = ModelLoader.Load(dir, backend, (c, _) =>
+            MemoryEstimate.Generate(c, Math.Max(0, c.MaxSequenceLength - cfg.GenLength), cfg.GenLength, cfg.CfgScale > 0, cfg.Cache != LLaDA.Nn.CacheMode.None).EnsureFits("lower --gen-length or use a smaller model"));
         using var _ = model;
         var sp = ModelLoader.Specials(tok, model.Config);
         var sampler = new ReverseSampler(new MaskPredictorLogits(model), sp);
@@ -34,6 +36,7 @@ public static class ChatCommand
                 int skip = sp.Bos is int b && turn.Length > 0 && turn[0] == b ? 1 : 0;
                 prompt = [.. history.Where(t => t != sp.Eos), .. turn.Skip(skip)];
             }
+            ModelLoader.EnsureContext(model.Config, prompt.Length, cfg.GenLength, "--gen-length");
             var r = sampler.Generate([prompt], cfg);
             var gen = r.Generated[0];
             int end = Array.IndexOf(gen, sp.Eos);

@@ -41,11 +41,18 @@ public static class EvalCommand
         CpuParallel.Threads = o.Int("threads", Environment.ProcessorCount);
         o.RejectUnknown();
         if (answer is null == optionsArg is null) throw new OptionException("give exactly one of --answer TEXT or --options \"A|B|C\"");
-        var (model, tok, _) = ModelLoader.Load(dir, backend);
+        int[] p = [];
+        var (model, tok, _) = ModelLoader.Load(dir, backend, (c, t) =>
+        {
+            var s = ModelLoader.Specials(t, c);
+            p = [.. (s.Bos is int b ? new[] { b } : []), .. t.Encode(prompt)];
+            int longest = (answer is not null ? [answer] : optionsArg!.Split('|')).Max(a => t.Encode(a).Length);
+            ModelLoader.EnsureContext(c, p.Length, longest, "the answer");
+            MemoryEstimate.Likelihood(c, cfg.BatchSize, p.Length + longest, cfg.CfgScale > 0).EnsureFits("lower --batch or use a smaller model");
+        });
         using var _m = model;
         var sp = ModelLoader.Specials(tok, model.Config);
         var est = new LikelihoodEstimator(new MaskPredictorLogits(model), sp);
-        int[] p = [.. (sp.Bos is int b ? new[] { b } : []), .. tok.Encode(prompt)];
         try
         {
             if (answer is not null)

@@ -22,10 +22,16 @@ public static class GenerateCommand
         var cfg = SamplerOptions.Parse(o, new SamplerConfig { GenLength = 64, BlockLength = 64, Steps = 64 });
         o.RejectUnknown();
 
-        var (model, tok, resolved) = ModelLoader.Load(dir, backend);
+        int[] ids = [];
+        var (model, tok, resolved) = ModelLoader.Load(dir, backend, (c, t) =>
+        {
+            var s = ModelLoader.Specials(t, c);
+            ids = template ? ChatTemplate.Encode(t, [("user", prompt)]) : [.. (s.Bos is int b ? new[] { b } : []), .. t.Encode(prompt)];
+            ModelLoader.EnsureContext(c, ids.Length, cfg.GenLength, "--gen-length");
+            MemoryEstimate.Generate(c, ids.Length, cfg.GenLength, cfg.CfgScale > 0, cfg.Cache != LLaDA.Nn.CacheMode.None).EnsureFits("lower --gen-length or use a smaller model");
+        });
         using var _ = model;
         var sp = ModelLoader.Specials(tok, model.Config);
-        int[] ids = template ? ChatTemplate.Encode(tok, [("user", prompt)]) : [.. (sp.Bos is int b ? new[] { b } : []), .. tok.Encode(prompt)];
         var sampler = new ReverseSampler(new MaskPredictorLogits(model), sp);
         var steps = new List<SamplerStep>();
         var sw = Stopwatch.StartNew();

@@ -10,7 +10,9 @@ namespace LLaDA.Cli.Commands;
 /// <summary>Loads a model and its tokenizer from a checkpoint directory (a training root resolves to its latest checkpoint).</summary>
 public static class ModelLoader
 {
-    public static (MaskPredictor Model, ITokenizer Tokenizer, string Dir) Load(string dir, IBackend backend)
+    /// <param name="beforeAllocating">Called with the validated config and the tokenizer before the model is built: the
+    /// command's context and memory checks (<see cref="MemoryEstimate"/>), so nothing too large is ever allocated.</param>
+    public static (MaskPredictor Model, ITokenizer Tokenizer, string Dir) Load(string dir, IBackend backend, Action<MaskPredictorConfig, ITokenizer>? beforeAllocating = null)
     {
         string resolved = dir;
         if (!File.Exists(Path.Combine(dir, Checkpoint.ConfigFile)))
@@ -19,11 +21,22 @@ public static class ModelLoader
             var root = Directory.Exists(Path.Combine(dir, "checkpoints")) ? Path.Combine(dir, "checkpoints") : dir;
             resolved = TrainingCheckpoint.Latest(root) ?? throw new OptionException($"{dir}: no config.json and no checkpoints/latest");
         }
-        var model = Checkpoint.LoadModel(resolved, backend);
+        // Headers, config and tokenizer first (no tensor data read), then the command's checks, then the allocation.
+        var files = ModelFiles.Open(resolved);
+        Checkpoint.Validate(files.Config, files);
         var tok = TokenizerFiles.Load(resolved);
-        if (tok.VocabSize > model.Config.Rows)
-            throw new OptionException($"{resolved}: tokenizer has {tok.VocabSize} tokens but the model only {model.Config.Rows} rows");
+        if (tok.VocabSize > files.Config.Rows)
+            throw new OptionException($"{resolved}: tokenizer has {tok.VocabSize} tokens but the model only {files.Config.Rows} rows");
+        beforeAllocating?.Invoke(files.Config, tok);
+        var model = Checkpoint.LoadModel(files, backend);
         return (model, tok, resolved);
+    }
+
+    /// <summary>Refuses a sequence longer than the model's context: prompt + generated (or answer) tokens ≤ max_sequence_length.</summary>
+    public static void EnsureContext(MaskPredictorConfig c, int promptTokens, int moreTokens, string more)
+    {
+        if ((long)promptTokens + moreTokens > c.MaxSequenceLength)
+            throw new OptionException($"the prompt ({promptTokens} tokens) + {more} ({moreTokens}) exceeds the model's context (max_sequence_length {c.MaxSequenceLength})");
     }
 
     /// <summary>Special ids for sampling: the tokenizer's, with the model config's mask id when the tokenizer has none.</summary>

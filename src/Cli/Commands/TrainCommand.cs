@@ -121,6 +121,7 @@ public static class TrainCommand
             {
                 var mc = configPath is not null ? MaskPredictorConfig.Load(configPath) : Presets.ByName(preset, tok.VocabSize, sp.Mask, sp.Eos);
                 mc = mc with { VocabSize = tok.VocabSize, MaskTokenId = sp.Mask, EosTokenId = sp.Eos, PadTokenId = sp.PadId, BosTokenId = sp.Bos, Causal = objective == Objective.Autoregressive, MaxSequenceLength = Math.Max(mc.MaxSequenceLength, all.Length) };
+                MemoryEstimate.Training(mc.Validate(), cfg.BatchSize, all.Length).EnsureFits("lower --batch, use a smaller --preset/--config, or shorter documents");
                 model = new MaskPredictor(mc, cfg.Seed, backend);
             }
             trainer = new Trainer(model, cfg, train, heldOut);

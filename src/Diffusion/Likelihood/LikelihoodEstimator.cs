@@ -119,6 +119,7 @@ public sealed class LikelihoodEstimator(ILogitsModel model, SpecialTokens specia
         if (cfg <= 0)
         {
             var f = model.Logits(Tensor.FromArray(ids, [b, l], model.Backend), null).ToArray();
+            FiniteLogits.Ensure(f, model.VocabSize, "likelihood");
             return Array.ConvertAll(f, z => (double)z);
         }
         var both = new int[2 * b * l];
@@ -126,6 +127,7 @@ public sealed class LikelihoodEstimator(ILogitsModel model, SpecialTokens specia
         for (int r = 0; r < b; r++)
             for (int j = 0; j < l; j++) both[(b + r) * l + j] = j < p ? specials.Mask : ids[r * l + j];
         var all = model.Logits(Tensor.FromArray(both, [2 * b, l], model.Backend), null).ToArray();
+        FiniteLogits.Ensure(all, model.VocabSize, "likelihood");
         int half = b * l * model.VocabSize;
         var res = new double[half];
         for (int k = 0; k < half; k++) res[k] = all[half + k] + (cfg + 1) * (all[k] - all[half + k]);

@@ -91,6 +91,7 @@ public sealed class ReverseSampler(ILogitsModel model, SpecialTokens specials)
             {
                 passes++;
                 var f = model.Logits(Tensor.FromArray(x, [b, l], model.Backend), null).ToArray();
+                FiniteLogits.Ensure(f, v, "infill");
                 logits = Array.ConvertAll(f, z => (double)z);
             }
             for (int i = 0; i < b; i++)
@@ -154,6 +155,7 @@ public sealed class ReverseSampler(ILogitsModel model, SpecialTokens specials)
             block = all.Narrow(1, lo, w);
         }
         var f = block.ToArray();
+        FiniteLogits.Ensure(f, v, "sampler");
         int b = st.B;
         var res = new double[b * w * v];
         if (st.Cfg.CfgScale <= 0)

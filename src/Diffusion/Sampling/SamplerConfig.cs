@@ -57,10 +57,11 @@ public sealed record SamplerConfig
         if (GenLength % BlockLength != 0) throw new ArgumentException($"sampler: gen_length {GenLength} is not a multiple of block_length {BlockLength}");
         int blocks = GenLength / BlockLength;
         if (!Dynamic && Steps % blocks != 0) throw new ArgumentException($"sampler: steps {Steps} is not a multiple of the {blocks} blocks");
-        if (Temperature < 0) throw new ArgumentException("sampler: temperature must be ≥ 0");
-        if (CfgScale < 0) throw new ArgumentException("sampler: cfg_scale must be ≥ 0");
+        // Written so that NaN fails too (every comparison with NaN is false).
+        if (!(Temperature >= 0 && double.IsFinite(Temperature))) throw new ArgumentException($"sampler: temperature {Temperature} must be finite and ≥ 0");
+        if (!(CfgScale >= 0 && double.IsFinite(CfgScale))) throw new ArgumentException($"sampler: cfg_scale {CfgScale} must be finite and ≥ 0");
         if (Threshold is not null && Factor is not null) throw new ArgumentException("sampler: choose either a threshold or a factor, not both");
         if (Threshold is double t && !(t > 0 && t <= 1)) throw new ArgumentException($"sampler: threshold {t} must be in (0, 1]");
-        if (Factor is double f && !(f > 0)) throw new ArgumentException($"sampler: factor {f} must be positive");
+        if (Factor is double f && !(f > 0 && double.IsFinite(f))) throw new ArgumentException($"sampler: factor {f} must be positive");
     }
 }

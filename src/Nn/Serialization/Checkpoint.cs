@@ -137,9 +137,12 @@ public static class Checkpoint
     }
 
     /// <summary>Builds a model from a checkpoint directory (weights upcast to F32).</summary>
-    public static MaskPredictor LoadModel(string dir, IBackend? backend = null)
+    public static MaskPredictor LoadModel(string dir, IBackend? backend = null) => LoadModel(ModelFiles.Open(dir), backend);
+
+    /// <summary>Builds a model from opened checkpoint files; config and weights are checked against each other before anything is allocated.</summary>
+    public static MaskPredictor LoadModel(ModelFiles files, IBackend? backend = null)
     {
-        var files = ModelFiles.Open(dir);
+        Validate(files.Config, files);
         var model = new MaskPredictor(files.Config, 0, backend);
         try
         {
@@ -156,6 +159,12 @@ public static class Checkpoint
     /// <summary>Checks that the files hold exactly the model's parameters with the right shapes (no data read).</summary>
     public static void Validate(MaskPredictorConfig config, ModelFiles files)
     {
+        // The embedding first: its shape names the fields (vocab/embedding size, d_model) a mismatched config.json gets wrong.
+        // (Config.Validate has already bounded n_layers, so listing the expected names is cheap.)
+        const string wte = "model.transformer.wte.weight";
+        int[] wteShape = [config.Rows, config.DModel];
+        if (files.Contains(wte) && !files.Info(wte).Shape.SequenceEqual(wteShape))
+            throw new CheckpointException($"{files.Directory}: tensor '{wte}' has shape [{string.Join(", ", files.Info(wte).Shape)}] but config.json implies [{string.Join(", ", wteShape)}] (embedding_size or vocab_size, d_model)");
         var expected = ExpectedShapes(config);
         foreach (var (name, shape) in expected)
         {

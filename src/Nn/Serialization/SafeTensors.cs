@@ -81,17 +81,25 @@ public sealed class SafeTensorsFile
             var entries = new List<SafeTensorInfo>();
             var metadata = new Dictionary<string, string>();
             var names = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var prop in doc.RootElement.EnumerateObject())
+            try
             {
-                if (prop.Name == "__metadata__")
+                foreach (var prop in doc.RootElement.EnumerateObject())
                 {
-                    if (prop.Value.ValueKind != JsonValueKind.Object) throw new CheckpointException($"{path}: __metadata__ must be an object of strings");
-                    foreach (var m in prop.Value.EnumerateObject())
-                        metadata[m.Name] = m.Value.ValueKind == JsonValueKind.String ? m.Value.GetString()! : throw new CheckpointException($"{path}: __metadata__ value '{m.Name}' is not a string");
-                    continue;
+                    if (prop.Name == "__metadata__")
+                    {
+                        if (prop.Value.ValueKind != JsonValueKind.Object) throw new CheckpointException($"{path}: __metadata__ must be an object of strings");
+                        foreach (var m in prop.Value.EnumerateObject())
+                            metadata[m.Name] = m.Value.ValueKind == JsonValueKind.String ? m.Value.GetString()! : throw new CheckpointException($"{path}: __metadata__ value '{m.Name}' is not a string");
+                        continue;
+                    }
+                    if (!names.Add(prop.Name)) throw new CheckpointException($"{path}: tensor name '{prop.Name}' appears twice in the header");
+                    entries.Add(ParseEntry(path, prop));
                 }
-                if (!names.Add(prop.Name)) throw new CheckpointException($"{path}: tensor name '{prop.Name}' appears twice in the header");
-                entries.Add(ParseEntry(path, prop));
+            }
+            catch (InvalidOperationException e)
+            {
+                // Valid JSON whose strings cannot become .NET strings: an escaped lone surrogate such as "\ud800".
+                throw new CheckpointException($"{path}: header holds an invalid string ({e.Message})");
             }
             // Entries must tile [0, dataLength) exactly: no gaps, no overlaps, nothing past the end.
             var sorted = entries.OrderBy(e => e.Begin).ThenBy(e => e.End).ToList();
@@ -138,7 +146,8 @@ public sealed class SafeTensorsFile
         if (shape.Count > 8) throw new CheckpointException($"{path}: tensor '{name}': rank {shape.Count} is too large");
         if (!v.TryGetProperty("data_offsets", out var off) || off.ValueKind != JsonValueKind.Array || off.GetArrayLength() != 2)
             throw new CheckpointException($"{path}: tensor '{name}': data_offsets must be [begin, end]");
-        if (off[0].ValueKind != JsonValueKind.Number || off[1].ValueKind != JsonValueKind.Number || !off[0].TryGetInt64(out long begin) || !off[1].TryGetInt64(out long end) || begin < 0 || end < begin)
+        if (off[0].ValueKind != JsonValueKind.Number || off[1].ValueKind != JsonValueKind.Number
+            || !off[0].TryGetInt64(out long begin) || !off[1].TryGetInt64(out long end) || begin < 0 || end < begin)
             throw new CheckpointException($"{path}: tensor '{name}': invalid data_offsets [{off[0]}, {off[1]}]");
         long bytes;
         try { bytes = checked(numel * dtype.SizeOf()); }
@@ -148,7 +157,7 @@ public sealed class SafeTensorsFile
         return new SafeTensorInfo(name, dtype, shape.ToArray(), begin, end);
     }
 
-    /// <summary>Reads one tensor in its stored dtype.</summary>
+    /// <summary>Reads one tensor in its stored dtype; a NaN or ±Inf in floating-point data is an error naming the tensor (one vectorized pass over the bytes).</summary>
     public Tensor Read(string name, IBackend? backend = null)
     {
         var e = this[name];
@@ -158,6 +167,8 @@ public sealed class SafeTensorsFile
             fs.Seek(DataStart + e.Begin, SeekOrigin.Begin);
             fs.ReadExactly(bytes);
         }
+        long bad = NonFinite.FirstIndex(bytes, e.DType);
+        if (bad >= 0) throw new CheckpointException($"{Path}: tensor '{name}' holds a non-finite value (NaN or ±Inf) at element {bad}: the checkpoint is corrupt or training diverged");
         // safetensors is little-endian, as are our targets.
         return e.DType switch
         {
