@@ -100,6 +100,7 @@ public static class EvalCommand
             MaxQueries = o.Int("max-queries", d.MaxQueries),
             IncludePoemText = o.Flag("poem-text"),
             FastDecodings = FastDecodings(o.String("threshold"), o.String("factor")),
+            Remaskings = o.String("remasking") is string rm ? rm.Split(',').Select(SamplerOptions.ParseRemasking).Distinct().ToList() : d.Remaskings,
         };
         var backend = Devices.Get(o.String("device"));
         CpuParallel.Threads = o.Int("threads", Environment.ProcessorCount);

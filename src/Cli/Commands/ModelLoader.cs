@@ -1,5 +1,6 @@
 using LLaDA.Diffusion.Data;
 using LLaDA.Diffusion.Sampling;
+using LLaDA.Diffusion.Sampling.Policies;
 using LLaDA.Diffusion.Training;
 using LLaDA.Nn;
 using LLaDA.Nn.Serialization;
@@ -33,7 +34,7 @@ public static class ModelLoader
 /// <summary>Sampler options shared by generate, chat and eval.</summary>
 public static class SamplerOptions
 {
-    public const string Usage = "[--steps N] [--gen-length N] [--block-length N] [--temperature X] [--cfg X] [--remasking low_confidence|random] [--threshold X] [--factor X] [--cache none|prefix|dual] [--eos-inf] [--eot-inf] [--seed N]";
+    public const string Usage = "[--steps N] [--gen-length N] [--block-length N] [--temperature X] [--cfg X] [--remasking " + UnmaskingPolicies.Names + "] [--threshold X] [--factor X] [--cache none|prefix|dual] [--eos-inf] [--eot-inf] [--seed N]";
 
     public static CacheMode ParseCache(string? name) => (name ?? "none") switch
     {
@@ -43,15 +44,23 @@ public static class SamplerOptions
         var c => throw new OptionException($"--cache '{c}' (none, prefix, dual)"),
     };
 
+    /// <summary>A --remasking name (see <see cref="UnmaskingPolicies.Parse"/>) as an option error.</summary>
+    public static Remasking ParseRemasking(string name)
+    {
+        try
+        {
+            return UnmaskingPolicies.Parse(name);
+        }
+        catch (ArgumentException e)
+        {
+            throw new OptionException(e.Message);
+        }
+    }
+
     public static SamplerConfig Parse(Options o, SamplerConfig defaults)
     {
         int gen = o.Int("gen-length", defaults.GenLength);
-        var remasking = (o.String("remasking") ?? "low_confidence") switch
-        {
-            "low_confidence" => Remasking.LowConfidence,
-            "random" => Remasking.Random,
-            var r => throw new OptionException($"--remasking '{r}' (low_confidence, random)"),
-        };
+        var remasking = o.String("remasking") is string rm ? ParseRemasking(rm) : defaults.Remasking;
         var cache = ParseCache(o.String("cache"));
         double? threshold = o.String("threshold") is string t ? o.Double("threshold", 0) : null;
         double? factor = o.String("factor") is string f ? o.Double("factor", 0) : null;

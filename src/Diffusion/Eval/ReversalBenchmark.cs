@@ -1,5 +1,6 @@
 using LLaDA.Diffusion.Data;
 using LLaDA.Diffusion.Sampling;
+using LLaDA.Diffusion.Sampling.Policies;
 using LLaDA.Diffusion.Training;
 using LLaDA.Nn;
 using LLaDA.Tensors;
@@ -29,6 +30,9 @@ public sealed record ReversalConfig
     /// Threshold 0.9 or Factor 1 (no KV cache or CFG: answers are infilled); their accuracy and forward passes per token are
     /// reported too.</summary>
     public IReadOnlyList<SamplerConfig> FastDecodings { get; init; } = [];
+
+    /// <summary>Unmasking policies LLaDA is scored with, each with one token per step and with every fast decoding, on the same trained model (default: confidence only).</summary>
+    public IReadOnlyList<Remasking> Remaskings { get; init; } = [Remasking.LowConfidence];
 }
 
 /// <summary>Accuracy of one model (or decoding) in both directions, and the forward passes it spent per generated token.</summary>
@@ -116,9 +120,15 @@ public static class ReversalBenchmark
                 }
             }
             double trainSecs = sw.Elapsed.TotalSeconds;
-            var decodings = new List<(string Name, SamplerConfig? Cfg)> { (name, null) };
-            if (!causal)
-                foreach (var d in cfg.FastDecodings) decodings.Add(($"{name} ({Describe(d)})", d));
+            var decodings = new List<(string Name, SamplerConfig? Cfg)>();
+            if (causal) decodings.Add((name, null));
+            else
+                foreach (var r in cfg.Remaskings)
+                {
+                    var one = new SamplerConfig { Remasking = r };
+                    decodings.Add((r == Remasking.LowConfidence ? name : $"{name} ({Describe(one)})", r == Remasking.LowConfidence ? null : one));
+                    foreach (var d in cfg.FastDecodings) decodings.Add(($"{name} ({Describe(d with { Remasking = r })})", d with { Remasking = r }));
+                }
             foreach (var (label, dec) in decodings)
             {
                 int fwd = 0, rev = 0, infill = 0, tokens = 0;
@@ -153,10 +163,11 @@ public static class ReversalBenchmark
         return scores;
     }
 
-    /// <summary>A short name of a decoding: "threshold 0.9", "factor 1 + dual cache".</summary>
+    /// <summary>A short name of a decoding: "threshold 0.9", "factor 1 + dual cache", "margin, one token per step".</summary>
     public static string Describe(SamplerConfig d)
     {
         string how = d.Threshold is double t ? $"threshold {t:0.###}" : d.Factor is double f ? $"factor {f:0.###}" : "one token per step";
+        if (d.Remasking != Remasking.LowConfidence) how = $"{UnmaskingPolicies.NameOf(d.Remasking)}, {how}";
         return d.Cache == CacheMode.None ? how : $"{how} + {d.Cache.ToString().ToLowerInvariant()} cache";
     }
 
