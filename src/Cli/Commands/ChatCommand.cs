@@ -14,8 +14,9 @@ public static class ChatCommand
         var backend = Devices.Get(o.String("device"));
         CpuParallel.Threads = o.Int("threads", Environment.ProcessorCount);
         var cfg = SamplerOptions.Parse(o, new SamplerConfig { GenLength = 32, BlockLength = 32, Steps = 32 });
+        bool rawWeights = o.Flag("raw-weights");
         o.RejectUnknown();
-        var (model, tok, resolved) = ModelLoader.Load(dir, backend);
+        var (model, tok, resolved) = ModelLoader.Load(dir, backend, rawWeights);
         using var _ = model;
         var sp = ModelLoader.Specials(tok, model.Config);
         var sampler = new ReverseSampler(new MaskPredictorLogits(model), sp);

@@ -39,9 +39,10 @@ public static class EvalCommand
         };
         var backend = Devices.Get(o.String("device"));
         CpuParallel.Threads = o.Int("threads", Environment.ProcessorCount);
+        bool rawWeights = o.Flag("raw-weights");
         o.RejectUnknown();
         if (answer is null == optionsArg is null) throw new OptionException("give exactly one of --answer TEXT or --options \"A|B|C\"");
-        var (model, tok, _) = ModelLoader.Load(dir, backend);
+        var (model, tok, _) = ModelLoader.Load(dir, backend, rawWeights);
         using var _m = model;
         var sp = ModelLoader.Specials(tok, model.Config);
         var est = new LikelihoodEstimator(new MaskPredictorLogits(model), sp);

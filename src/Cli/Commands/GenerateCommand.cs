@@ -20,9 +20,10 @@ public static class GenerateCommand
         var backend = Devices.Get(o.String("device"));
         CpuParallel.Threads = o.Int("threads", Environment.ProcessorCount);
         var cfg = SamplerOptions.Parse(o, new SamplerConfig { GenLength = 64, BlockLength = 64, Steps = 64 });
+        bool rawWeights = o.Flag("raw-weights");
         o.RejectUnknown();
 
-        var (model, tok, resolved) = ModelLoader.Load(dir, backend);
+        var (model, tok, resolved) = ModelLoader.Load(dir, backend, rawWeights);
         using var _ = model;
         var sp = ModelLoader.Specials(tok, model.Config);
         int[] ids = template ? ChatTemplate.Encode(tok, [("user", prompt)]) : [.. (sp.Bos is int b ? new[] { b } : []), .. tok.Encode(prompt)];

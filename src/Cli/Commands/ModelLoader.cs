@@ -3,6 +3,7 @@ using LLaDA.Diffusion.Sampling;
 using LLaDA.Diffusion.Sampling.Policies;
 using LLaDA.Diffusion.Training;
 using LLaDA.Nn;
+using LLaDA.Nn.Optim;
 using LLaDA.Nn.Serialization;
 using LLaDA.Tensors;
 
@@ -11,7 +12,8 @@ namespace LLaDA.Cli.Commands;
 /// <summary>Loads a model and its tokenizer from a checkpoint directory (a training root resolves to its latest checkpoint).</summary>
 public static class ModelLoader
 {
-    public static (MaskPredictor Model, ITokenizer Tokenizer, string Dir) Load(string dir, IBackend backend)
+    /// <summary>The model of a checkpoint with its moving-average weights (ema.safetensors) when it has them, unless <paramref name="rawWeights"/> (--raw-weights).</summary>
+    public static (MaskPredictor Model, ITokenizer Tokenizer, string Dir) Load(string dir, IBackend backend, bool rawWeights = false)
     {
         string resolved = dir;
         if (!File.Exists(Path.Combine(dir, Checkpoint.ConfigFile)))
@@ -21,6 +23,19 @@ public static class ModelLoader
             resolved = TrainingCheckpoint.Latest(root) ?? throw new OptionException($"{dir}: no config.json and no checkpoints/latest");
         }
         var model = Checkpoint.LoadModel(resolved, backend);
+        if (!rawWeights && Ema.Exists(resolved))
+        {
+            try
+            {
+                Ema.LoadInto(model, resolved);
+            }
+            catch
+            {
+                model.Dispose();
+                throw;
+            }
+            Console.Error.WriteLine($"[{resolved}] using the moving-average weights ({Ema.File}; --raw-weights for the raw ones)");
+        }
         var tok = TokenizerFiles.Load(resolved);
         if (tok.VocabSize > model.Config.Rows)
             throw new OptionException($"{resolved}: tokenizer has {tok.VocabSize} tokens but the model only {model.Config.Rows} rows");
