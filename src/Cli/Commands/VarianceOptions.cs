@@ -5,8 +5,6 @@ namespace LLaDA.Cli.Commands;
 /// <summary>The variance-reduction options of training (train, sft, eval reversal): --time-sampling, --min-t, --ema.</summary>
 public static class VarianceOptions
 {
-    public const string Usage = "[--time-sampling uniform|low-discrepancy|antithetic] [--min-t X] [--ema DECAY]";
-
     public static TimeSampling ParseTimeSampling(string name) => name switch
     {
         "uniform" => TimeSampling.Uniform,
