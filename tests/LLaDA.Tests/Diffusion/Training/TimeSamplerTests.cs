@@ -23,8 +23,10 @@ public class TimeSamplerTests
         float u = Philox.ToUniform(Philox.Word(Seed, Offset, 2));
         var t = TimeSampler.Draw(4, Seed, Offset, TimeSampling.LowDiscrepancy);
         for (int i = 0; i < 4; i++) Assert.Equal((u + i / 4.0) % 1.0, t[i], 1e-7);
-        // One t in each quarter of [0, 1).
-        Assert.Equal(new[] { 0, 1, 2, 3 }, t.Select(x => (int)(x * 4)).Order().ToArray());
+        // Whatever the draw, one t in each quarter of [0, 1) (offsets chosen so that u passes ¼, ½ and ¾ too).
+        for (ulong o = 0; o < 12; o++)
+            Assert.Equal(new[] { 0, 1, 2, 3 }, TimeSampler.Draw(4, Seed, o << 32, TimeSampling.LowDiscrepancy).Select(x => (int)(x * 4)).Order().ToArray());
+        Assert.Contains(Enumerable.Range(0, 12), o => Philox.ToUniform(Philox.Word(Seed, (ulong)o << 32, 2)) > 0.75f);
     }
 
     [Fact]

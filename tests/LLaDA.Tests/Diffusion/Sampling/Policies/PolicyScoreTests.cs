@@ -125,6 +125,9 @@ public class PolicyScoreTests
         var ent = sampler.Generate([[2]], new SamplerConfig { GenLength = 3, BlockLength = 3, Threshold = 0.5, Remasking = Remasking.Entropy });
         Assert.Equal(0, ent.FixedAtStep[0][1]);
         Assert.Equal(1, ent.FixedAtStep[0].Count(s => s == 0));
+        // Threshold 0.4: positions 2 and 1 (e^−0.790 = .45) pass, position 3 (e^−1.187 = .31) waits — on the raw −H scale nothing would.
+        var ent4 = sampler.Generate([[2]], new SamplerConfig { GenLength = 3, BlockLength = 3, Threshold = 0.4, Remasking = Remasking.Entropy });
+        Assert.Equal(new[] { 0, 0, 1 }, ent4.FixedAtStep[0]);
     }
 
     [Fact]
