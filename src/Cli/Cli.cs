@@ -5,7 +5,7 @@ namespace LLaDA.Cli;
 /// <summary>The `llada` command line: the composition root that picks the backend and runs a command.</summary>
 public static class Cli
 {
-    public const string Usage = """
+    public const string Usage = $$"""
         llada — LLaDA masked-diffusion language models in pure .NET
 
         usage: llada <command> [options]
@@ -19,21 +19,27 @@ public static class Cli
                  [--batch N] [--grad-accum N] [--lr X] [--schedule wsd|cosine|constant] [--seed N]
                  [--device cpu] [--threads N] [--out DIR] [--resume | --resume-from DIR | --overwrite] [--ar]
                  [--eval-every N] [--save-every N] [--samples N] [--no-progress]
+                 [--time-sampling uniform|low-discrepancy|antithetic] [--min-t X] [--ema DECAY]
                  pre-train a mask predictor on the bundled Tang poems (--ar: the autoregressive baseline)
           sft    same options, plus --init DIR: fine-tune on poem QA pairs (prompt never masked)
           info   --checkpoint DIR: validate a checkpoint and print its config, parameters and dtypes
           generate --checkpoint DIR --prompt TEXT [sampler options] [--chat-template] [--live]
-                 [--trace-out FILE.html|FILE.png] [--keep-eos]
+                 [--trace-out FILE.html|FILE.png] [--keep-eos] [--raw-weights]
+                 (generate, chat and eval use a checkpoint's ema.safetensors when present; --raw-weights: the raw ones)
                  sampler options: --steps N --gen-length N --block-length N --temperature X --cfg X
-                 --remasking low_confidence|random --threshold X --factor X --cache none|prefix|dual
+                 --remasking {{LLaDA.Diffusion.Sampling.Policies.UnmaskingPolicies.Names}} --threshold X --factor X --cache none|prefix|dual
                  --eos-inf --eot-inf --seed N
           chat   --checkpoint DIR [sampler options]: multi-turn chat with the chat template
           eval likelihood --checkpoint DIR --prompt TEXT (--answer TEXT | --options "A|B|C")
                  [--mc-num N] [--batch N] [--cfg X] [--seed N] [--json]
+          eval elbo --data FILE [--checkpoint DIR] [--t-grid N] [--mask-draws M] [--seed N] [--max-lines N] [--json]
+                 negative ELBO per token (bits/char for the char tokenizer) of held-out text, ± standard error
           eval reversal [--data FILE] [--poems N] [--steps N] [--batch N] [--lr X] [--seed N]
-                 [--max-queries N] [--poem-text] [--threshold X,Y|none] [--factor X,Y] [--json]:
+                 [--max-queries N] [--poem-text] [--threshold X,Y|none] [--factor X,Y] [--remasking A,B] [--no-ar]
+                 [--time-sampling …] [--min-t X] [--ema DECAY] [--json]:
                  LLaDA-mini vs AR-mini, forward vs reversed couplets; LLaDA also with each fast decoding
-                 (default: threshold 0.9), with forward passes per generated token
+                 (default: threshold 0.9) and each unmasking policy of --remasking (default: confidence),
+                 with forward passes per generated token
           check  [--device cuda|ilgpu-cpu|opencl] [--size tiny|moderate] [--filter NAME] [--ptx DIR]
                  compare every ILGPU kernel with the CPU backend; exit code 1 on any mismatch
                  (--ptx DIR: write every kernel's PTX for SM 9.0 instead, for ptxas -v; no GPU needed)

@@ -1,4 +1,5 @@
 using LLaDA.Tensors;
+using LLaDA.Diffusion.Training;
 using LLaDA.Tensors.Random;
 
 namespace LLaDA.Diffusion;
@@ -11,6 +12,12 @@ public sealed record NoiseConfig
 
     /// <summary>Probability that a whole pre-training batch is cut to a random length r ~ U{1..L}.</summary>
     public float RandomLengthProb { get; init; } = 0.01f;
+
+    /// <summary>How the rows' times t are drawn (variance reduction); Uniform is LLaDA's.</summary>
+    public LLaDA.Diffusion.Training.TimeSampling Time { get; init; } = LLaDA.Diffusion.Training.TimeSampling.Uniform;
+
+    /// <summary>Floor t_min of the time: t ∈ [t_min, 1) before p_mask = (1 − ε)t + ε; 0 = off (see <see cref="LLaDA.Diffusion.Training.TimeSampler"/> for how it differs from ε).</summary>
+    public float MinT { get; init; }
 }
 
 /// <summary>A noised batch: the model input and, for every masked token, where it is, what it was and its loss weight.</summary>
@@ -52,7 +59,7 @@ public sealed class MaskedBatch : IDisposable
 /// <summary>The forward (noising) process of LLaDA (SPEC §5.1, §5.3), drawn from Philox so a (seed, step) pair always gives the same batch on every backend.</summary>
 /// <remarks>
 /// Counter layout of step s: the stream (seed, offset = s·2³²); word 0 decides the random cut, word 1 its length, words
-/// 2 + i the row times t[i], words 2 + B + i·L + j the token draws. A resumed run therefore reproduces the masks exactly.
+/// 2 + i the row times t[i] (<see cref="TimeSampler"/>), words 2 + B + i·L + j the token draws. A resumed run therefore reproduces the masks exactly.
 /// </remarks>
 public static class ForwardProcess
 {
@@ -66,12 +73,8 @@ public static class ForwardProcess
         // 1 % of batches: the whole batch is cut to the same random length r ∈ [1, L].
         if (Philox.ToUniform(Philox.Word(seed, offset, 0)) < config.RandomLengthProb)
             l = 1 + (int)(Philox.Word(seed, offset, 1) % (uint)length);
-        var pmask = new float[batch];
-        for (int i = 0; i < batch; i++)
-        {
-            float t = Philox.ToUniform(Philox.Word(seed, offset, 2 + i));
-            pmask[i] = (1 - config.Eps) * t + config.Eps;
-        }
+        var pmask = TimeSampler.Draw(batch, seed, offset, config.Time, config.MinT);
+        for (int i = 0; i < batch; i++) pmask[i] = (1 - config.Eps) * pmask[i] + config.Eps;
         var noisy = new int[batch * l];
         var rows = new List<int>();
         var targets = new List<int>();
@@ -103,12 +106,8 @@ public static class ForwardProcess
         config ??= new NoiseConfig();
         if (promptLengths.Length != batch) throw new ArgumentException($"Sft: {promptLengths.Length} prompt lengths for batch {batch}");
         ulong offset = step << 32;
-        var pmask = new float[batch];
-        for (int i = 0; i < batch; i++)
-        {
-            float t = Philox.ToUniform(Philox.Word(seed, offset, 2 + i));
-            pmask[i] = (1 - config.Eps) * t + config.Eps;
-        }
+        var pmask = TimeSampler.Draw(batch, seed, offset, config.Time, config.MinT);
+        for (int i = 0; i < batch; i++) pmask[i] = (1 - config.Eps) * pmask[i] + config.Eps;
         var noisy = new int[batch * length];
         var rows = new List<int>();
         var targets = new List<int>();

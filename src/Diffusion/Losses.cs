@@ -10,13 +10,17 @@ public static class Losses
     /// <summary>Σ_masked CE(logits, x)·weight for a noised batch (weights carry 1/p_mask and the normaliser); null when nothing was masked.</summary>
     /// <remarks>Only masked rows go through the LM head: the same loss as the reference at about p_mask of the head's cost.</remarks>
     public static Variable? Masked(MaskPredictor model, MaskedBatch batch, Tensor? keyPadding = null)
+        => MaskedPerToken(model, batch, keyPadding) is Variable perToken ? F.Sum(perToken) : null;
+
+    /// <summary>(Nm) CE(logits, x)·weight of every masked token (the terms of <see cref="Masked"/>); null when nothing was masked.</summary>
+    public static Variable? MaskedPerToken(MaskPredictor model, MaskedBatch batch, Tensor? keyPadding = null)
     {
         if (batch.MaskedCount == 0) return null;
         var h = model.Hidden(batch.Noisy, keyPadding);                        // (B, L, C)
         var flat = F.Reshape(h, batch.Batch * batch.Length, model.Config.DModel); // (B·L, C)
         var picked = F.Embedding(flat, batch.MaskedRows);                     // (Nm, C): row gather, scatter-add backward
         var logits = model.Logits(picked);                                   // (Nm, V)
-        return F.Sum(F.CrossEntropy(logits, batch.Targets, batch.Weights));
+        return F.CrossEntropy(logits, batch.Targets, batch.Weights);
     }
 
     /// <summary>Next-token loss of a causal model: mean over positions j &lt; validLength[i] − 1 of CE(logits[i, j], ids[i, j+1]); with prompt lengths (SFT) only answer tokens j + 1 ≥ prompt[i] are predicted.</summary>

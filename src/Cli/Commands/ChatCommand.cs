@@ -14,10 +14,11 @@ public static class ChatCommand
         var backend = Devices.Get(o.String("device"));
         CpuParallel.Threads = o.Int("threads", Environment.ProcessorCount);
         var cfg = SamplerOptions.Parse(o, new SamplerConfig { GenLength = 32, BlockLength = 32, Steps = 32 });
+        bool rawWeights = o.Flag("raw-weights");
         o.RejectUnknown();
         // Memory for the longest conversation the context allows; each turn is also checked against the context.
         var (model, tok, resolved) = ModelLoader.Load(dir, backend, (c, _) =>
-            MemoryEstimate.Generate(c, Math.Max(0, c.MaxSequenceLength - cfg.GenLength), cfg.GenLength, cfg.CfgScale > 0, cfg.Cache != LLaDA.Nn.CacheMode.None).EnsureFits("lower --gen-length or use a smaller model"));
+            MemoryEstimate.Generate(c, Math.Max(0, c.MaxSequenceLength - cfg.GenLength), cfg.GenLength, cfg.CfgScale > 0, cfg.Cache != LLaDA.Nn.CacheMode.None).EnsureFits("lower --gen-length or use a smaller model"), rawWeights);
         using var _ = model;
         var sp = ModelLoader.Specials(tok, model.Config);
         var sampler = new ReverseSampler(new MaskPredictorLogits(model), sp);

@@ -8,7 +8,7 @@ using Spectre.Console;
 
 namespace LLaDA.Cli.Commands;
 
-/// <summary>`llada eval likelihood` and `llada eval reversal`.</summary>
+/// <summary>`llada eval likelihood`, `llada eval reversal` and `llada eval elbo`.</summary>
 public static class EvalCommand
 {
     public static int Run(Options o)
@@ -19,7 +19,8 @@ public static class EvalCommand
         {
             "likelihood" => Likelihood(o),
             "reversal" => Reversal(o),
-            _ => throw new OptionException($"unknown eval task '{task}' (likelihood, reversal)"),
+            "elbo" => Elbo(o),
+            _ => throw new OptionException($"unknown eval task '{task}' (likelihood, reversal, elbo)"),
         };
     }
 
@@ -39,6 +40,7 @@ public static class EvalCommand
         };
         var backend = Devices.Get(o.String("device"));
         CpuParallel.Threads = o.Int("threads", Environment.ProcessorCount);
+        bool rawWeights = o.Flag("raw-weights");
         o.RejectUnknown();
         if (answer is null == optionsArg is null) throw new OptionException("give exactly one of --answer TEXT or --options \"A|B|C\"");
         int[] p = [];
@@ -49,7 +51,7 @@ public static class EvalCommand
             int longest = (answer is not null ? [answer] : optionsArg!.Split('|')).Max(a => t.Encode(a).Length);
             ModelLoader.EnsureContext(c, p.Length, longest, "the answer");
             MemoryEstimate.Likelihood(c, cfg.BatchSize, p.Length + longest, cfg.CfgScale > 0).EnsureFits("lower --batch or use a smaller model");
-        });
+        }, rawWeights);
         using var _m = model;
         var sp = ModelLoader.Specials(tok, model.Config);
         var est = new LikelihoodEstimator(new MaskPredictorLogits(model), sp);
@@ -94,6 +96,46 @@ public static class EvalCommand
         return list;
     }
 
+    /// <summary>`llada eval elbo --data FILE`: negative ELBO per token (and bits/char for the char tokenizer) of every non-empty line, as [BOS] line [EOS] with the line's tokens scored.</summary>
+    private static int Elbo(Options o)
+    {
+        string dir = o.String("checkpoint") ?? "runs/llada";
+        string data = o.String("data") ?? throw new OptionException("eval elbo needs --data FILE (one document per line)");
+        var d = new ElboConfig();
+        var cfg = d with { TGrid = o.Int("t-grid", d.TGrid), MaskDraws = o.Int("mask-draws", d.MaskDraws), Seed = (ulong)o.Int("seed", (int)d.Seed) };
+        int maxLines = o.Int("max-lines", 0);
+        bool json = o.Flag("json");
+        var backend = Devices.Get(o.String("device"));
+        CpuParallel.Threads = o.Int("threads", Environment.ProcessorCount);
+        bool rawWeights = o.Flag("raw-weights");
+        o.RejectUnknown();
+        cfg.Validate();
+        var lines = InputFile.ReadLines(data, "data file").Where(l => l.Trim().Length > 0).Take(maxLines > 0 ? maxLines : int.MaxValue).ToList();
+        if (lines.Count < 2) throw new OptionException($"--data {data}: needs at least 2 non-empty lines for a standard error");
+        var (model, tok, resolved) = ModelLoader.Load(dir, backend, rawWeights: rawWeights);
+        using var _m = model;
+        var sp = ModelLoader.Specials(tok, model.Config);
+        var seqs = new List<ElboSequence>();
+        foreach (var line in lines)
+        {
+            var ids = tok.Encode(line);
+            int start = sp.Bos is null ? 0 : 1;
+            seqs.Add(new ElboSequence([.. (sp.Bos is int b ? new[] { b } : []), .. ids, sp.Eos], start, ids.Length));
+        }
+        var chars = lines.Select(l => l.EnumerateRunes().Count()).ToList();
+        var r = new ElboEvaluator(new MaskPredictorLogits(model), sp.Mask).Evaluate(seqs, cfg, chars);
+        bool perChar = tok is CharTokenizer;
+        if (json)
+            Console.WriteLine(JsonSerializer.Serialize(new
+            {
+                checkpoint = resolved, data, sequences = r.Sequences, tokens = r.Tokens, characters = r.Characters, t_grid = cfg.TGrid, mask_draws = cfg.MaskDraws, seed = cfg.Seed,
+                nelbo_per_token = r.NelboPerToken, std_error = r.StdError, bits_per_char = perChar ? r.BitsPerChar : (double?)null, bits_per_char_std_error = perChar ? r.BitsPerCharStdError : (double?)null, forward_passes = r.ForwardPasses,
+            }));
+        else
+            Console.WriteLine($"negative ELBO {r.NelboPerToken:F4} ± {r.StdError:F4} nats/token{(perChar ? $" ({r.BitsPerChar:F4} ± {r.BitsPerCharStdError:F4} bits/char)" : "")} — {r.Sequences} documents, {r.Tokens} tokens, t grid {cfg.TGrid} × {cfg.MaskDraws} mask draws, {r.ForwardPasses} forward passes");
+        return 0;
+    }
+
     private static int Reversal(Options o)
     {
         string data = o.String("data") ?? DataPaths.DefaultPoems();
@@ -110,7 +152,11 @@ public static class EvalCommand
             MaxQueries = o.Int("max-queries", d.MaxQueries),
             IncludePoemText = o.Flag("poem-text"),
             FastDecodings = FastDecodings(o.String("threshold"), o.String("factor")),
+            Remaskings = o.String("remasking") is string rm ? rm.Split(',').Select(SamplerOptions.ParseRemasking).Distinct().ToList() : d.Remaskings,
+            SkipAutoregressive = o.Flag("no-ar"),
         };
+        var variance = VarianceOptions.Apply(o, new LLaDA.Diffusion.Training.TrainConfig { Noise = cfg.Noise, EmaDecay = cfg.EmaDecay });
+        cfg = cfg with { Noise = variance.Noise, EmaDecay = variance.EmaDecay };
         var backend = Devices.Get(o.String("device"));
         CpuParallel.Threads = o.Int("threads", Environment.ProcessorCount);
         o.RejectUnknown();
@@ -123,13 +169,13 @@ public static class EvalCommand
             Console.WriteLine(JsonSerializer.Serialize(new
             {
                 poems = cfg.Poems, steps = cfg.Steps, seed = cfg.Seed, queries = llada.Queries,
-                models = scores.Select(s => new { model = s.Model, forward = s.Forward, reversal = s.Reversal, reversal_infill = s.ReversalInfill, passes_per_token_both_questions = Math.Round(s.PassesPerToken, 4), passes_per_token_forward_question = Math.Round(s.ForwardPassesPerToken, 4), passes_per_token_infill = s.InfillPassesPerToken is double ip ? Math.Round(ip, 4) : (double?)null, train_seconds = Math.Round(s.TrainSeconds, 1), final_loss = Math.Round(s.FinalLoss, 4) }),
+                models = scores.Select(s => new { model = s.Model, forward = s.Forward, reversal = s.Reversal, reversal_infill = s.ReversalInfill, passes_per_token_both_questions = Math.Round(s.PassesPerToken, 4), passes_per_token_forward_question = Math.Round(s.ForwardPassesPerToken, 4), passes_per_token_infill = s.InfillPassesPerToken is double ip ? Math.Round(ip, 4) : (double?)null, train_seconds = Math.Round(s.TrainSeconds, 1), final_loss = Math.Round(s.FinalLoss, 4), held_out_nelbo = s.HeldOut?.NelboPerToken, held_out_nelbo_se = s.HeldOut?.StdError }),
             }, new JsonSerializerOptions { WriteIndented = true }));
             return 0;
         }
-        var table = new Table().AddColumns("model", "forward", "reversal", "reversal (infill)", "passes/tok fwd", "passes/tok both", "passes/tok infill", "couplets", "train s");
+        var table = new Table().AddColumns("model", "forward", "reversal", "reversal (infill)", "passes/tok fwd", "passes/tok both", "passes/tok infill", "couplets", "train s", "held-out −ELBO");
         foreach (var s in scores)
-            table.AddRow(Markup.Escape(s.Model), $"{100 * s.Forward:F1} %", $"{100 * s.Reversal:F1} %", s.ReversalInfill is double r ? $"{100 * r:F1} %" : "—", $"{s.ForwardPassesPerToken:F2}", $"{s.PassesPerToken:F2}", s.InfillPassesPerToken is double ip ? $"{ip:F2}" : "—", s.Queries.ToString(), $"{s.TrainSeconds:F0}");
+            table.AddRow(Markup.Escape(s.Model), $"{100 * s.Forward:F1} %", $"{100 * s.Reversal:F1} %", s.ReversalInfill is double r ? $"{100 * r:F1} %" : "—", $"{s.ForwardPassesPerToken:F2}", $"{s.PassesPerToken:F2}", s.InfillPassesPerToken is double ip ? $"{ip:F2}" : "—", s.Queries.ToString(), $"{s.TrainSeconds:F0}", s.HeldOut is { } h ? $"{h.NelboPerToken:F3} ± {h.StdError:F3}" : "—");
         AnsiConsole.Write(table);
         return 0;
     }

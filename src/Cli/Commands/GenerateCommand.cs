@@ -20,6 +20,7 @@ public static class GenerateCommand
         var backend = Devices.Get(o.String("device"));
         CpuParallel.Threads = o.Int("threads", Environment.ProcessorCount);
         var cfg = SamplerOptions.Parse(o, new SamplerConfig { GenLength = 64, BlockLength = 64, Steps = 64 });
+        bool rawWeights = o.Flag("raw-weights");
         o.RejectUnknown();
 
         int[] ids = [];
@@ -29,7 +30,7 @@ public static class GenerateCommand
             ids = template ? ChatTemplate.Encode(t, [("user", prompt)]) : [.. (s.Bos is int b ? new[] { b } : []), .. t.Encode(prompt)];
             ModelLoader.EnsureContext(c, ids.Length, cfg.GenLength, "--gen-length");
             MemoryEstimate.Generate(c, ids.Length, cfg.GenLength, cfg.CfgScale > 0, cfg.Cache != LLaDA.Nn.CacheMode.None).EnsureFits("lower --gen-length or use a smaller model");
-        });
+        }, rawWeights);
         using var _ = model;
         var sp = ModelLoader.Specials(tok, model.Config);
         var sampler = new ReverseSampler(new MaskPredictorLogits(model), sp);

@@ -1,7 +1,9 @@
 using LLaDA.Diffusion.Data;
 using LLaDA.Diffusion.Sampling;
+using LLaDA.Diffusion.Sampling.Policies;
 using LLaDA.Diffusion.Training;
 using LLaDA.Nn;
+using LLaDA.Nn.Optim;
 using LLaDA.Nn.Serialization;
 using LLaDA.Tensors;
 
@@ -12,7 +14,8 @@ public static class ModelLoader
 {
     /// <param name="beforeAllocating">Called with the validated config and the tokenizer before the model is built: the
     /// command's context and memory checks (<see cref="MemoryEstimate"/>), so nothing too large is ever allocated.</param>
-    public static (MaskPredictor Model, ITokenizer Tokenizer, string Dir) Load(string dir, IBackend backend, Action<MaskPredictorConfig, ITokenizer>? beforeAllocating = null)
+    /// <param name="rawWeights">Keep the raw weights even when the checkpoint has moving-average weights (ema.safetensors), which are used otherwise (--raw-weights).</param>
+    public static (MaskPredictor Model, ITokenizer Tokenizer, string Dir) Load(string dir, IBackend backend, Action<MaskPredictorConfig, ITokenizer>? beforeAllocating = null, bool rawWeights = false)
     {
         string resolved = dir;
         if (!File.Exists(Path.Combine(dir, Checkpoint.ConfigFile)))
@@ -29,6 +32,19 @@ public static class ModelLoader
             throw new OptionException($"{resolved}: tokenizer has {tok.VocabSize} tokens but the model only {files.Config.Rows} rows");
         beforeAllocating?.Invoke(files.Config, tok);
         var model = Checkpoint.LoadModel(files, backend);
+        if (!rawWeights && Ema.Exists(resolved))
+        {
+            try
+            {
+                Ema.LoadInto(model, resolved);
+            }
+            catch
+            {
+                model.Dispose();
+                throw;
+            }
+            Console.Error.WriteLine($"[{resolved}] using the moving-average weights ({Ema.File}; --raw-weights for the raw ones)");
+        }
         return (model, tok, resolved);
     }
 
@@ -46,7 +62,7 @@ public static class ModelLoader
 /// <summary>Sampler options shared by generate, chat and eval.</summary>
 public static class SamplerOptions
 {
-    public const string Usage = "[--steps N] [--gen-length N] [--block-length N] [--temperature X] [--cfg X] [--remasking low_confidence|random] [--threshold X] [--factor X] [--cache none|prefix|dual] [--eos-inf] [--eot-inf] [--seed N]";
+    public const string Usage = "[--steps N] [--gen-length N] [--block-length N] [--temperature X] [--cfg X] [--remasking " + UnmaskingPolicies.Names + "] [--threshold X] [--factor X] [--cache none|prefix|dual] [--eos-inf] [--eot-inf] [--seed N]";
 
     public static CacheMode ParseCache(string? name) => (name ?? "none") switch
     {
@@ -56,15 +72,23 @@ public static class SamplerOptions
         var c => throw new OptionException($"--cache '{c}' (none, prefix, dual)"),
     };
 
+    /// <summary>A --remasking name (see <see cref="UnmaskingPolicies.Parse"/>) as an option error.</summary>
+    public static Remasking ParseRemasking(string name)
+    {
+        try
+        {
+            return UnmaskingPolicies.Parse(name);
+        }
+        catch (ArgumentException e)
+        {
+            throw new OptionException(e.Message);
+        }
+    }
+
     public static SamplerConfig Parse(Options o, SamplerConfig defaults)
     {
         int gen = o.Int("gen-length", defaults.GenLength);
-        var remasking = (o.String("remasking") ?? "low_confidence") switch
-        {
-            "low_confidence" => Remasking.LowConfidence,
-            "random" => Remasking.Random,
-            var r => throw new OptionException($"--remasking '{r}' (low_confidence, random)"),
-        };
+        var remasking = o.String("remasking") is string rm ? ParseRemasking(rm) : defaults.Remasking;
         var cache = ParseCache(o.String("cache"));
         double? threshold = o.String("threshold") is string t ? o.Double("threshold", 0) : null;
         double? factor = o.String("factor") is string f ? o.Double("factor", 0) : null;

@@ -62,6 +62,7 @@ public static class TrainCommand
             SaveEvery = o.Int("save-every", defaults.SaveEvery),
             Seed = (ulong)o.Int("seed", (int)defaults.Seed),
         };
+        cfg = VarianceOptions.Apply(o, cfg);
         string? initFrom = o.String("init");
         o.RejectUnknown();
         CpuParallel.Threads = threads;

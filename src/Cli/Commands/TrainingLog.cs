@@ -11,7 +11,7 @@ public sealed class TrainingLog : IDisposable
     public const string CsvFile = "log.csv";
     public const string JsonlFile = "log.jsonl";
     public const string PlotFile = "loss.png";
-    private const string CsvHeader = "step,loss,eval_loss,lr,grad_norm,tokens_per_s,masked_tokens,step_s";
+    private const string CsvHeader = "step,loss,eval_loss,lr,grad_norm,tokens_per_s,masked_tokens,step_s,loss_var";
 
     private readonly StreamWriter _csv;
     private readonly StreamWriter _jsonl;
@@ -90,11 +90,12 @@ public sealed class TrainingLog : IDisposable
         _train.Add((r.Step, r.Loss));
         if (evalLoss is double e && double.IsFinite(e)) _eval.Add((r.Step, e));
         string ev = evalLoss is double x && double.IsFinite(x) ? x.ToString("R", CultureInfo.InvariantCulture) : "";
-        _csv.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{r.Step},{r.Loss:R},{ev},{r.Lr:R},{r.GradNorm:R},{tps:F1},{r.MaskedTokens},{r.Seconds:F4}"));
+        _csv.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{r.Step},{r.Loss:R},{ev},{r.Lr:R},{r.GradNorm:R},{tps:F1},{r.MaskedTokens},{r.Seconds:F4},{(double.IsFinite(r.LossVariance) ? r.LossVariance.ToString("R", CultureInfo.InvariantCulture) : "")}"));
         _jsonl.WriteLine(JsonSerializer.Serialize(new
         {
             step = r.Step, loss = r.Loss, eval_loss = evalLoss is double y && double.IsFinite(y) ? y : (double?)null,
             lr = r.Lr, grad_norm = r.GradNorm, tokens_per_s = Math.Round(tps, 1), masked_tokens = r.MaskedTokens, step_s = r.Seconds,
+            loss_var = double.IsFinite(r.LossVariance) ? r.LossVariance : (double?)null,
         }));
     }
 

@@ -1,5 +1,6 @@
 using LLaDA.Diffusion.Data;
 using LLaDA.Diffusion.Sampling;
+using LLaDA.Diffusion.Sampling.Policies;
 using LLaDA.Diffusion.Training;
 using LLaDA.Nn;
 using LLaDA.Tensors;
@@ -29,6 +30,21 @@ public sealed record ReversalConfig
     /// Threshold 0.9 or Factor 1 (no KV cache or CFG: answers are infilled); their accuracy and forward passes per token are
     /// reported too.</summary>
     public IReadOnlyList<SamplerConfig> FastDecodings { get; init; } = [];
+
+    /// <summary>Unmasking policies LLaDA is scored with, each with one token per step and with every fast decoding, on the same trained model (default: confidence only).</summary>
+    public IReadOnlyList<Remasking> Remaskings { get; init; } = [Remasking.LowConfidence];
+
+    /// <summary>Forward-process settings of LLaDA's training (time sampling, min-t); the random length cut is always off here.</summary>
+    public NoiseConfig Noise { get; init; } = new();
+
+    /// <summary>Weight EMA decay of LLaDA's training (0 = off); when set, LLaDA is scored with the averaged weights.</summary>
+    public float EmaDecay { get; init; }
+
+    /// <summary>Train and score only LLaDA (no AR baseline).</summary>
+    public bool SkipAutoregressive { get; init; }
+
+    /// <summary>Held-out negative ELBO of LLaDA on the never-trained documents (the reverse questions of the evaluated couplets with their answers); TGrid 0 skips it.</summary>
+    public ElboConfig HeldOutElbo { get; init; } = new() { TGrid = 8, MaskDraws = 2 };
 }
 
 /// <summary>Accuracy of one model (or decoding) in both directions, and the forward passes it spent per generated token.</summary>
@@ -36,8 +52,10 @@ public sealed record ReversalConfig
 /// <param name="ForwardPassesPerToken">The same over the forward queries only.</param>
 /// <param name="ReversalInfill">LLaDA only: reversal accuracy when the first line is infilled in the forward document.</param>
 /// <param name="InfillPassesPerToken">LLaDA only: forward passes per token of those infills.</param>
+/// <param name="HeldOut">LLaDA only: negative ELBO per token of the held-out documents (<see cref="ReversalConfig.HeldOutElbo"/>).</param>
 public sealed record ReversalScore(string Model, double Forward, double Reversal, int Queries, double TrainSeconds, double FinalLoss,
-    double PassesPerToken = 1, double? ReversalInfill = null, double ForwardPassesPerToken = 1, double? InfillPassesPerToken = null);
+    double PassesPerToken = 1, double? ReversalInfill = null, double ForwardPassesPerToken = 1, double? InfillPassesPerToken = null,
+    ElboResult? HeldOut = null);
 
 /// <summary>The forward/reversal poem benchmark (SPEC §13, ML-GSAI/LLaDA eval_reverse.py), scaled to poems we can train on here.</summary>
 /// <remarks>
@@ -93,7 +111,7 @@ public static class ReversalBenchmark
         log?.Invoke($"{poems.Count} poems, {couplets.Count} forward QA couplets, {reverseTrain.Count} reverse QA couplets (odd poems), {heldOut.Count} evaluated couplets (even poems), vocab {tok.VocabSize}, T {len}");
 
         var scores = new List<ReversalScore>();
-        foreach (bool causal in new[] { false, true })
+        foreach (bool causal in cfg.SkipAutoregressive ? new[] { false } : new[] { false, true })
         {
             string name = causal ? "AR-mini" : "LLaDA-mini";
             var mc = Presets.ByName(cfg.Preset, tok.VocabSize, sp.Mask, sp.Eos) with { BosTokenId = sp.Bos, Causal = causal, MaxSequenceLength = Math.Max(len, 64) };
@@ -102,7 +120,8 @@ public static class ReversalBenchmark
             {
                 Objective = causal ? Objective.Autoregressive : Objective.Pretrain,
                 Steps = cfg.Steps, BatchSize = cfg.Batch, Lr = cfg.Lr, MinLr = cfg.Lr / 10, Warmup = Math.Min(100, cfg.Steps / 10),
-                Seed = cfg.Seed, Noise = new NoiseConfig { RandomLengthProb = 0 },
+                Seed = cfg.Seed, Noise = causal ? new NoiseConfig { RandomLengthProb = 0 } : cfg.Noise with { RandomLengthProb = 0 },
+                EmaDecay = causal ? 0 : cfg.EmaDecay,
             };
             var sw = System.Diagnostics.Stopwatch.StartNew();
             double loss = 0;
@@ -114,11 +133,29 @@ public static class ReversalBenchmark
                     loss = s == 0 ? r.Loss : 0.98 * loss + 0.02 * r.Loss;
                     if ((s + 1) % Math.Max(1, cfg.Steps / 10) == 0) log?.Invoke($"  {name} step {s + 1}/{cfg.Steps} loss {loss:F3} ({sw.Elapsed.TotalSeconds:F0} s)");
                 }
+                // Sampling uses the moving average when one was kept (as `llada generate` does with ema.safetensors).
+                if (trainer.Ema is not null)
+                    foreach (var ((_, p), (_, w)) in model.NamedParameters().Zip(trainer.Ema.Weights())) p.Data.CopyFrom(w);
+            }
+            ElboResult? heldOutElbo = null;
+            if (!causal && cfg.HeldOutElbo.TGrid > 0 && heldOut.Count > 0)
+            {
+                var docs = heldOut.Select(c => tok.Encode(PoemCorpus.ReverseQuestion(c)).Concat(tok.Encode(c.First)).ToArray()).ToList();
+                var rows = SequenceDataset.PerDocument(docs, len, sp);
+                var seqs = docs.Select((d, i) => new ElboSequence(rows[i], 1, d.Length)).ToList();
+                heldOutElbo = new ElboEvaluator(new MaskPredictorLogits(model), sp.Mask).Evaluate(seqs, cfg.HeldOutElbo with { Seed = cfg.Seed });
+                log?.Invoke($"  {name}: held-out negative ELBO {heldOutElbo.NelboPerToken:F4} ± {heldOutElbo.StdError:F4} nats/token ({heldOut.Count} reverse-question documents never trained on)");
             }
             double trainSecs = sw.Elapsed.TotalSeconds;
-            var decodings = new List<(string Name, SamplerConfig? Cfg)> { (name, null) };
-            if (!causal)
-                foreach (var d in cfg.FastDecodings) decodings.Add(($"{name} ({Describe(d)})", d));
+            var decodings = new List<(string Name, SamplerConfig? Cfg)>();
+            if (causal) decodings.Add((name, null));
+            else
+                foreach (var r in cfg.Remaskings)
+                {
+                    var one = new SamplerConfig { Remasking = r };
+                    decodings.Add((r == Remasking.LowConfidence ? name : $"{name} ({Describe(one)})", r == Remasking.LowConfidence ? null : one));
+                    foreach (var d in cfg.FastDecodings) decodings.Add(($"{name} ({Describe(d with { Remasking = r })})", d with { Remasking = r }));
+                }
             foreach (var (label, dec) in decodings)
             {
                 int fwd = 0, rev = 0, infill = 0, tokens = 0;
@@ -146,17 +183,18 @@ public static class ReversalBenchmark
                 double? infPpt = causal ? null : (double)infillPasses / Math.Max(1, infillTokens);
                 double ppt = (double)(fwdPasses + revPasses) / Math.Max(1, tokens);
                 double fwdPpt = (double)fwdPasses / Math.Max(1, fwdTokens);
-                scores.Add(new ReversalScore(label, (double)fwd / n, (double)rev / n, heldOut.Count, trainSecs, loss, ppt, inf, fwdPpt, infPpt));
+                scores.Add(new ReversalScore(label, (double)fwd / n, (double)rev / n, heldOut.Count, trainSecs, loss, ppt, inf, fwdPpt, infPpt, heldOutElbo));
                 log?.Invoke($"  {label}: forward {fwd}/{heldOut.Count}, reversal {rev}/{heldOut.Count}{(inf is null ? "" : $", reversal by infilling {infill}/{heldOut.Count}")}; forward passes per token: forward {fwdPpt:F3}, both questions {ppt:F3}{(infPpt is double ip ? $", infilling {ip:F3}" : "")}");
             }
         }
         return scores;
     }
 
-    /// <summary>A short name of a decoding: "threshold 0.9", "factor 1 + dual cache".</summary>
+    /// <summary>A short name of a decoding: "threshold 0.9", "factor 1 + dual cache", "margin, one token per step".</summary>
     public static string Describe(SamplerConfig d)
     {
         string how = d.Threshold is double t ? $"threshold {t:0.###}" : d.Factor is double f ? $"factor {f:0.###}" : "one token per step";
+        if (d.Remasking != Remasking.LowConfidence) how = $"{UnmaskingPolicies.NameOf(d.Remasking)}, {how}";
         return d.Cache == CacheMode.None ? how : $"{how} + {d.Cache.ToString().ToLowerInvariant()} cache";
     }
 

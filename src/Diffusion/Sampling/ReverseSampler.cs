@@ -1,7 +1,7 @@
 using LLaDA.Diffusion.Data;
 using LLaDA.Nn;
 using LLaDA.Tensors;
-using LLaDA.Tensors.Random;
+using LLaDA.Diffusion.Sampling.Policies;
 
 namespace LLaDA.Diffusion.Sampling;
 
@@ -192,7 +192,7 @@ public sealed class ReverseSampler(ILogitsModel model, SpecialTokens specials)
         return cand;
     }
 
-    /// <summary>How many of the sorted candidates to commit: the quota, or Fast-dLLM's threshold / factor rule.</summary>
+    /// <summary>How many of the sorted candidates to commit: the quota, or Fast-dLLM's threshold / factor rule applied to the policy's <see cref="IUnmaskingPolicy.ThresholdValue"/> of each score.</summary>
     internal static int Select(List<(double Conf, int Pos, int Token)> sorted, SamplerConfig cfg, int quota)
     {
         int m = sorted.Count;
@@ -200,17 +200,19 @@ public sealed class ReverseSampler(ILogitsModel model, SpecialTokens specials)
         if (cfg.Threshold is double thr)
         {
             // SPEC §8.2: the most confident always commits, the others iff conf ≥ threshold.
+            var policy = cfg.UnmaskingPolicy;
             int n = 1;
-            while (n < m && sorted[n].Conf >= thr) n++;
+            while (n < m && policy.ThresholdValue(sorted[n].Conf) >= thr) n++;
             return n;
         }
         if (cfg.Factor is double factor)
         {
             // SPEC §8.3: thr[i] = 1 − factor/(i + 2), thr[0] = −1; stop at the first c[i] < thr[i]; accept i*, or i* + 1
             // when i* is 0 or the last index (the reference's quirk: a failure exactly at the last index accepts all).
+            var policy = cfg.UnmaskingPolicy;
             int stop = m - 1;
             for (int idx = 1; idx < m; idx++)
-                if (sorted[idx].Conf < 1 - factor / (idx + 2))
+                if (policy.ThresholdValue(sorted[idx].Conf) < 1 - factor / (idx + 2))
                 {
                     stop = idx;
                     break;
@@ -220,21 +222,21 @@ public sealed class ReverseSampler(ILogitsModel model, SpecialTokens specials)
         return Math.Min(quota, m);
     }
 
-    /// <summary>x0 (argmax of the Gumbel-perturbed logits) and its confidence for one masked position.</summary>
+    /// <summary>x0 (argmax of the Gumbel-perturbed logits) and the unmasking policy's score of it for one masked position.</summary>
     private (int Token, double Confidence) Confidence(Span<double> logits, SamplerConfig cfg, int step, int row, int pos)
     {
         int v = logits.Length;
         if (cfg.LogitsEosInf) logits[specials.Eos] = double.NegativeInfinity;
         int best = -1;
         double bestScore = double.NegativeInfinity;
-        ulong offset = ((ulong)step << 40) ^ ((ulong)row << 24);
+        ulong offset = SamplerNoise.StepOffset(step, row);
         for (int t = 0; t < v; t++)
         {
             double score = logits[t];
             if (cfg.Temperature > 0 && !double.IsNegativeInfinity(score))
             {
                 // Gumbel-max in double: argmax(l/T + g), g = −log(−log u), an exact sample of softmax(l/T) (SPEC §6.4).
-                double u = UniformOpen(cfg.Seed, offset, (long)pos * v + t);
+                double u = SamplerNoise.UniformOpen(cfg.Seed, offset, (long)pos * v + t);
                 score = score / cfg.Temperature - Math.Log(-Math.Log(u));
             }
             if (best < 0 || score > bestScore)
@@ -243,28 +245,13 @@ public sealed class ReverseSampler(ILogitsModel model, SpecialTokens specials)
                 best = t;
             }
         }
-        if (cfg.Remasking == Remasking.Random)
-            return (best, UniformOpen(cfg.Seed ^ 0x5EED, offset, pos));
         if (cfg.ConfidenceEosEotInf)
         {
             // Q1 fixed: suppress EOS and EoT in the clean logits after x0 was chosen.
             logits[specials.Eos] = double.NegativeInfinity;
             if (specials.EndOfTurn is int eot) logits[eot] = double.NegativeInfinity;
         }
-        double max = double.NegativeInfinity;
-        foreach (double z in logits) max = Math.Max(max, z);
-        if (double.IsNegativeInfinity(max)) return (best, 0);
-        double sum = 0;
-        foreach (double z in logits) sum += Math.Exp(z - max);
-        return (best, Math.Exp(logits[best] - max) / sum);
-    }
-
-    /// <summary>A double in (0, 1) from two Philox words (53 random bits).</summary>
-    private static double UniformOpen(ulong seed, ulong offset, long index)
-    {
-        uint a = Philox.Word(seed, offset, 2 * index), c = Philox.Word(seed, offset, 2 * index + 1);
-        ulong bits = ((ulong)(a >> 5) << 26) | (c >> 6);
-        return (bits + 0.5) / 9007199254740992.0;
+        return (best, cfg.UnmaskingPolicy.Score(logits, best, new ScoreSite(cfg.Seed, step, row, pos)));
     }
 
     /// <summary>The sequences being denoised: left-padded prompts followed by the answer region.</summary>

@@ -1,13 +1,22 @@
 namespace LLaDA.Diffusion.Sampling;
 
-/// <summary>How the sampler picks which predicted tokens to commit each step.</summary>
+/// <summary>How the sampler picks which predicted tokens to commit each step: the built-in unmasking policies (Sampling/Policies, one file each).</summary>
 public enum Remasking
 {
-    /// <summary>Commit the most confident predictions (softmax probability of the chosen token) — LLaDA's default.</summary>
+    /// <summary>Commit the most confident predictions (softmax probability of the chosen token) — LLaDA's default ("confidence", alias "low_confidence").</summary>
     LowConfidence,
 
     /// <summary>Commit uniformly random masked positions.</summary>
     Random,
+
+    /// <summary>Commit the largest top-1 − top-2 probability margins first.</summary>
+    Margin,
+
+    /// <summary>Commit the lowest-entropy predictive distributions first (score −H).</summary>
+    Entropy,
+
+    /// <summary>Commit in one fixed random order of the positions per sequence (Dream's "origin").</summary>
+    Origin,
 }
 
 /// <summary>Settings of the reverse process; defaults equal LLaDA generate.py's (SPEC §6.1).</summary>
@@ -29,6 +38,12 @@ public sealed record SamplerConfig
 
     public Remasking Remasking { get; init; } = Remasking.LowConfidence;
 
+    /// <summary>A policy of one's own (a fork's experiment); when null the built-in policy of <see cref="Remasking"/> is used.</summary>
+    public LLaDA.Diffusion.Sampling.Policies.IUnmaskingPolicy? Policy { get; init; }
+
+    /// <summary>The policy that scores positions: <see cref="Policy"/>, or the one <see cref="Remasking"/> names.</summary>
+    public LLaDA.Diffusion.Sampling.Policies.IUnmaskingPolicy UnmaskingPolicy => Policy ?? LLaDA.Diffusion.Sampling.Policies.UnmaskingPolicies.For(Remasking);
+
     /// <summary>EOS can never be predicted (generate.py logits_eos_inf).</summary>
     public bool LogitsEosInf { get; init; }
 
@@ -38,7 +53,7 @@ public sealed record SamplerConfig
     /// <summary>Seed of the Philox streams used for Gumbel noise and random remasking.</summary>
     public ulong Seed { get; init; }
 
-    /// <summary>Fast-dLLM confidence-threshold decoding: each step commits the most confident masked token and every other one with confidence ≥ Threshold; blocks run until no mask is left (Steps is then ignored).</summary>
+    /// <summary>Fast-dLLM confidence-threshold decoding: each step commits the most confident masked token and every other one with confidence ≥ Threshold; blocks run until no mask is left (Steps is then ignored). With another policy the rule applies to its score on the scale of <see cref="LLaDA.Diffusion.Sampling.Policies.IUnmaskingPolicy.ThresholdValue"/> (margin: the margin; entropy: exp(−H)).</summary>
     public double? Threshold { get; init; }
 
     /// <summary>Fast-dLLM factor decoding: accept the sorted confidences while c[i] ≥ 1 − Factor/(i + 2) (SPEC §8.3).</summary>

@@ -43,4 +43,7 @@ public sealed record TrainConfig
     public int SaveEvery { get; init; } = 200;
     public ulong Seed { get; init; } = 1234;
     public NoiseConfig Noise { get; init; } = new();
+
+    /// <summary>Decay of an exponential moving average of the weights kept beside them (e.g. 0.999; 0 = off); see <see cref="LLaDA.Nn.Optim.Ema"/>.</summary>
+    public float EmaDecay { get; init; }
 }

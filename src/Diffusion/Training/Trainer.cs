@@ -8,7 +8,9 @@ using LLaDA.Tensors;
 namespace LLaDA.Diffusion.Training;
 
 /// <summary>What one optimizer step did.</summary>
-public sealed record StepReport(int Step, double Loss, double GradNorm, float Lr, int Tokens, int MaskedTokens, double Seconds);
+/// <param name="LossVariance">Sample variance across the batch's rows of each row's loss estimate (the row's share of the
+/// loss × rows, so their mean is the loss); NaN for the autoregressive objective or a single row.</param>
+public sealed record StepReport(int Step, double Loss, double GradNorm, float Lr, int Tokens, int MaskedTokens, double Seconds, double LossVariance = double.NaN);
 
 /// <summary>The loss became NaN or infinite; the last good checkpoint is kept.</summary>
 public sealed class TrainingDivergedException(int step, double loss) : Exception($"loss is {loss} at step {step}: training diverged (try a lower learning rate); the last good checkpoint was kept")
@@ -36,6 +38,7 @@ public sealed class Trainer : IDisposable
             throw new ArgumentException("the autoregressive objective needs a causal model (config.causal = true)");
         if (config.Objective != Objective.Autoregressive && model.Config.Causal)
             throw new ArgumentException("the masked-diffusion objectives need a bidirectional model (config.causal = false)");
+        TimeSampler.CheckMinT(config.Noise.MinT);
         _loader = new BatchLoader(train, config.BatchSize, config.Seed, position);
         _heldOut = heldOut;
         _params = model.Parameters().ToList();
@@ -47,8 +50,12 @@ public sealed class Trainer : IDisposable
             "constant" => new ConstantSchedule(config.Lr, config.Warmup),
             _ => throw new ArgumentException($"unknown schedule '{config.Schedule}' (wsd, cosine, constant)"),
         };
+        if (config.EmaDecay != 0) Ema = new Ema(model.NamedParameters(), config.EmaDecay);
         StepIndex = startStep;
     }
+
+    /// <summary>The moving average of the weights, when <see cref="TrainConfig.EmaDecay"/> is set.</summary>
+    public Ema? Ema { get; }
 
     public MaskPredictor Model { get; }
     public TrainConfig Config { get; }
@@ -69,13 +76,14 @@ public sealed class Trainer : IDisposable
         int step = StepIndex;
         double lossSum = 0;
         int tokens = 0, masked = 0;
+        var rowLosses = new List<double>();
         for (int micro = 0; micro < Config.GradAccum; micro++)
         {
             var ids = _loader.Next(out var prompts);
             ulong counter = (ulong)step * (ulong)Config.GradAccum + (ulong)micro;
             using var scope = new TensorScope();
             using var tape = new Tape();
-            var (loss, n, m) = Loss(ids, prompts, counter, Config.Seed);
+            var (loss, n, m) = Loss(ids, prompts, counter, Config.Seed, rowLosses);
             tokens += n;
             masked += m;
             if (loss is null) continue;
@@ -89,13 +97,48 @@ public sealed class Trainer : IDisposable
         if (!double.IsFinite(norm)) throw new TrainingDivergedException(step, norm);
         float lr = _schedule.At(step);
         Optimizer.Update(lr);
+        Ema?.Update();
         Model.ZeroGrad();
         StepIndex++;
-        return new StepReport(step, lossSum, norm, lr, tokens, masked, sw.Elapsed.TotalSeconds);
+        return new StepReport(step, lossSum, norm, lr, tokens, masked, sw.Elapsed.TotalSeconds, Variance(rowLosses));
+    }
+
+    /// <summary>Sample variance (n − 1) of the values; NaN for fewer than two.</summary>
+    internal static double Variance(IReadOnlyList<double> x)
+    {
+        if (x.Count < 2) return double.NaN;
+        double mean = 0, ss = 0;
+        foreach (double v in x) mean += v;
+        mean /= x.Count;
+        foreach (double v in x) ss += (v - mean) * (v - mean);
+        return ss / (x.Count - 1);
+    }
+
+    /// <summary>Adds each row's loss estimate B·Σ_(masked tokens of the row) weighted CE to <paramref name="rows"/> (rows with nothing masked give 0).</summary>
+    private static void RowLosses(MaskedBatch batch, Variable perToken, List<double> rows)
+    {
+        var w = perToken.Data.ToArray();              // (Nm)
+        var pos = batch.MaskedRows.ToIntArray();      // (Nm) flat b·L + j
+        var sum = new double[batch.Batch];
+        for (int k = 0; k < w.Length; k++) sum[pos[k] / batch.Length] += w[k];
+        foreach (double s in sum) rows.Add(s * batch.Batch);
+    }
+
+    /// <summary>The masked-diffusion loss of a noised batch, recording the rows' loss estimates.</summary>
+    private Variable? MaskedLoss(MaskedBatch batch, List<double>? rows)
+    {
+        var perToken = Losses.MaskedPerToken(Model, batch);
+        if (perToken is null)
+        {
+            if (rows is not null) for (int i = 0; i < batch.Batch; i++) rows.Add(0);
+            return null;
+        }
+        if (rows is not null) RowLosses(batch, perToken, rows);
+        return F.Sum(perToken);
     }
 
     /// <summary>The objective on one batch: (loss or null when nothing was masked, tokens, masked tokens).</summary>
-    private (Variable? Loss, int Tokens, int Masked) Loss(int[] ids, int[] prompts, ulong counter, ulong seed)
+    private (Variable? Loss, int Tokens, int Masked) Loss(int[] ids, int[] prompts, ulong counter, ulong seed, List<double>? rows = null)
     {
         int b = Config.BatchSize, l = _loader.Length;
         var cfg = Model.Config;
@@ -110,12 +153,12 @@ public sealed class Trainer : IDisposable
             {
                 // The batch's tensors belong to the step's TensorScope: backward still needs targets and weights.
                 var batch = ForwardProcess.Sft(ids, b, l, prompts, cfg.MaskTokenId, seed, counter, Config.Noise, Model.Backend);
-                return (Losses.Masked(Model, batch), batch.Batch * batch.Length, batch.MaskedCount);
+                return (MaskedLoss(batch, rows), batch.Batch * batch.Length, batch.MaskedCount);
             }
             default:
             {
                 var batch = ForwardProcess.Pretrain(ids, b, l, cfg.MaskTokenId, seed, counter, Config.Noise, Model.Backend);
-                return (Losses.Masked(Model, batch), batch.Batch * batch.Length, batch.MaskedCount);
+                return (MaskedLoss(batch, rows), batch.Batch * batch.Length, batch.MaskedCount);
             }
         }
     }
@@ -155,9 +198,11 @@ public sealed class Trainer : IDisposable
             else
             {
                 // No random cut during evaluation: every batch is scored at full length.
+                // Plain uniform t and no floor whatever the training used, so held-out losses of runs compare.
+                var noise = Config.Noise with { Time = TimeSampling.Uniform, MinT = 0 };
                 var batch = Config.Objective == Objective.Sft
-                    ? ForwardProcess.Sft(ids, b, l, prompts, Model.Config.MaskTokenId, Config.Seed ^ 0xE7A1, (ulong)i, Config.Noise, Model.Backend)
-                    : ForwardProcess.Pretrain(ids, b, l, Model.Config.MaskTokenId, Config.Seed ^ 0xE7A1, (ulong)i, Config.Noise with { RandomLengthProb = 0 }, Model.Backend);
+                    ? ForwardProcess.Sft(ids, b, l, prompts, Model.Config.MaskTokenId, Config.Seed ^ 0xE7A1, (ulong)i, noise, Model.Backend)
+                    : ForwardProcess.Pretrain(ids, b, l, Model.Config.MaskTokenId, Config.Seed ^ 0xE7A1, (ulong)i, noise with { RandomLengthProb = 0 }, Model.Backend);
                 loss = Losses.Masked(Model, batch);
             }
             if (loss is null) continue;
@@ -167,5 +212,9 @@ public sealed class Trainer : IDisposable
         return n == 0 ? double.NaN : sum / n;
     }
 
-    public void Dispose() => Optimizer.Dispose();
+    public void Dispose()
+    {
+        Optimizer.Dispose();
+        Ema?.Dispose();
+    }
 }

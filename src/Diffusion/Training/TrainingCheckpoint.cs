@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using LLaDA.Diffusion.Data;
 using LLaDA.Nn;
+using LLaDA.Nn.Optim;
 using LLaDA.Nn.Serialization;
 using LLaDA.Tensors;
 
@@ -18,7 +19,7 @@ public sealed record TrainerState
     [JsonPropertyName("train_config")] public TrainConfig Train { get; init; } = new();
 }
 
-/// <summary>Training checkpoints: root/step-NNNNNN/ holding config.json, model.safetensors, optimizer.safetensors, trainer_state.json and extra files (tokenizer); root/latest names the newest complete one.</summary>
+/// <summary>Training checkpoints: root/step-NNNNNN/ holding config.json, model.safetensors, optimizer.safetensors, trainer_state.json, ema.safetensors when an average is kept, and extra files (tokenizer); root/latest names the newest complete one.</summary>
 /// <remarks>
 /// A kill at any instant leaves `latest` naming a complete checkpoint: a save writes and fsyncs every file in
 /// root/.tmp-step-NNNNNN-PID, renames that directory into place, then replaces `latest` by write-temp + rename; the
@@ -72,6 +73,7 @@ public static class TrainingCheckpoint
             moments.Add(("v." + n, v));
         }
         SafeTensorsWriter.Write(Path.Combine(tmp, OptimizerFile), moments);
+        trainer.Ema?.Save(tmp);
         var state = new TrainerState
         {
             Step = trainer.StepIndex,
@@ -172,6 +174,8 @@ public static class TrainingCheckpoint
             }
         }
         trainer.Optimizer.Step = state.OptimizerStep;
+        // A run that kept an average continues it; one that starts keeping it now starts from the resumed weights.
+        if (trainer.Ema is not null && Ema.Exists(dir)) trainer.Ema.Load(dir);
         return trainer;
     }
 }
