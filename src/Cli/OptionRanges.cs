@@ -40,6 +40,9 @@ public static class OptionRanges
         new("mc-num", true, 1, 1 << 24),
         new("seed", true, 0, IntMax),
         new("threads", true, 1, 1024),
+        new("t-grid", true, 1, 1 << 20),
+        new("mask-draws", true, 1, 1 << 20),
+        new("max-lines", true, 0, IntMax, Note: "0 = all"),
         // rates and weights
         new("lr", false, 0, 1, MinOpen: true),
         new("min-lr", false, 0, 1),
@@ -49,6 +52,8 @@ public static class OptionRanges
         new("cfg", false, 0, 100, Note: "0 disables guidance"),
         new("threshold", false, 0, 1, MinOpen: true),
         new("factor", false, 0, 1000, MinOpen: true),
+        new("min-t", false, 0, 1, MaxOpen: true, Note: "0 = no floor"),
+        new("ema", false, 0, 1, MaxOpen: true, Note: "0 = off"),
     }.ToDictionary(r => r.Name);
 
     /// <summary>The range of --<paramref name="name"/>; throws for an option nobody declared.</summary>

@@ -3,6 +3,7 @@ using LLaDA.Diffusion.Data;
 using LLaDA.Diffusion.Eval;
 using LLaDA.Diffusion.Likelihood;
 using LLaDA.Diffusion.Sampling;
+using LLaDA.Nn.Serialization;
 using LLaDA.Tensors.Cpu;
 using Spectre.Console;
 

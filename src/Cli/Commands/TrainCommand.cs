@@ -25,7 +25,7 @@ public static class TrainCommand
     [
         ("batch", c => c.BatchSize), ("grad-accum", c => c.GradAccum), ("lr", c => c.Lr), ("min-lr", c => c.MinLr),
         ("warmup", c => c.Warmup), ("schedule", c => c.Schedule), ("weight-decay", c => c.WeightDecay), ("clip", c => c.GradClip),
-        ("seed", c => c.Seed),
+        ("seed", c => c.Seed), ("time-sampling", c => c.Noise.Time), ("min-t", c => c.Noise.MinT), ("ema", c => c.EmaDecay),
     ];
 
     public static int Run(Options o, Objective objective)
