@@ -44,7 +44,7 @@ public static class OptionRanges
         new("mask-draws", true, 1, 1 << 20),
         new("max-lines", true, 0, IntMax, Note: "0 = all"),
         // rates and weights
-        new("lr", false, 0, 1, MinOpen: true),
+        new("lr", false, 0, 1, Note: "0 freezes the weights"),
         new("min-lr", false, 0, 1),
         new("weight-decay", false, 0, 1),
         new("clip", false, 0, 1e6, Note: "0 disables clipping"),

@@ -37,7 +37,7 @@ public sealed class CliEndToEndTests : IDisposable
         Assert.True(code == 0, err);
         // log.csv: the header and one row per step, held-out loss exactly at the eval steps, warm-up raising the lr.
         var header = File.ReadLines(P("run", "log.csv")).First();
-        Assert.Equal("step,loss,eval_loss,lr,grad_norm,tokens_per_s,masked_tokens,step_s", header);
+        Assert.Equal("step,loss,eval_loss,lr,grad_norm,tokens_per_s,masked_tokens,step_s,loss_var", header);
         var rows = Csv(P("run", "log.csv"));
         Assert.Equal(new[] { "0", "1", "2", "3", "4", "5" }, rows.Select(r => r[0])); // 0-based step of each row
         var loss = rows.Select(r => double.Parse(r[1], CultureInfo.InvariantCulture)).ToArray();

@@ -29,8 +29,8 @@ public sealed class InputValidationTests : IDisposable
     }
 
     [Theory]
-    [InlineData("train", "lr", "nan", "a finite number in (0, 1]")]
-    [InlineData("train", "lr", "-1", "a finite number in (0, 1]")]
+    [InlineData("train", "lr", "nan", "a finite number in [0, 1] (0 freezes the weights)")]
+    [InlineData("train", "lr", "-1", "a finite number in [0, 1] (0 freezes the weights)")]
     [InlineData("train", "clip", "nan", "a finite number in [0, 1000000] (0 disables clipping)")]
     [InlineData("train", "min-lr", "nan", "a finite number in [0, 1]")]
     [InlineData("train", "warmup", "-5", "an integer in [0, 2147483647]")]

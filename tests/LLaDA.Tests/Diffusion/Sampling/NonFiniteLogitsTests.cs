@@ -17,7 +17,6 @@ public sealed class NonFiniteLogitsTests
     [Theory]
     [InlineData(double.NaN)]
     [InlineData(double.PositiveInfinity)]
-    [InlineData(double.NegativeInfinity)]
     public void Generate_NonFiniteLogit_ThrowsNamingPosition(double bad)
     {
         var sampler = new ReverseSampler(Broken(bad), Sp);
@@ -41,6 +40,34 @@ public sealed class NonFiniteLogitsTests
     {
         var r = new ReverseSampler(Broken(3.0), Sp).Generate([[2, 5, 6]], new SamplerConfig { GenLength = 8, BlockLength = 8, Steps = 8 });
         Assert.Equal(8, r.Generated[0].Length);
+    }
+
+    [Fact]
+    public void Generate_NegativeInfinity_IsProbabilityZero_ButARowOfOnlyNegativeInfinity_Throws()
+    {
+        // −∞ at position 5's favoured token: that token gets probability 0, every other position is unaffected.
+        var r = new ReverseSampler(Broken(double.NegativeInfinity), Sp).Generate([[2, 5, 6]], new SamplerConfig { GenLength = 8, BlockLength = 8, Steps = 8 });
+        Assert.Equal(8, r.Generated[0].Length);
+        Assert.NotEqual(9, r.Generated[0][2]); // prompt of 3, so generated index 2 is position 5
+        var e = Assert.Throws<InvalidDataException>(() => new ReverseSampler(new AllNegativeInfinityAt(V, 4), Sp)
+            .Generate([[2, 5, 6]], new SamplerConfig { GenLength = 8, BlockLength = 8, Steps = 8 }));
+        Assert.StartsWith("sampler: the model produced no finite logit at position 4", e.Message);
+    }
+
+    /// <summary>Logits 0 everywhere except position <paramref name="pos"/>, which is −∞ for every token.</summary>
+    private sealed class AllNegativeInfinityAt(int vocab, int pos) : ILogitsModel
+    {
+        public int VocabSize => vocab;
+        public LLaDA.Tensors.IBackend Backend => LLaDA.Tensors.Cpu.CpuBackend.Default;
+
+        public LLaDA.Tensors.Tensor Logits(LLaDA.Tensors.Tensor ids, LLaDA.Tensors.Tensor? keyPadding)
+        {
+            int b = ids.Dim(0), l = ids.Dim(1);
+            var logits = new float[b * l * vocab];
+            for (int i = 0; i < b; i++)
+                for (int t = 0; t < vocab; t++) logits[(i * l + pos) * vocab + t] = float.NegativeInfinity;
+            return LLaDA.Tensors.Tensor.FromArray(logits, [b, l, vocab]);
+        }
     }
 
     [Theory]
