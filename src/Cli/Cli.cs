@@ -78,7 +78,8 @@ public static class Cli
         // Bad input found by the libraries (malformed files, inconsistent configs, invalid sampler settings): the message
         // names the problem; a stack trace would only hide it.
         catch (Exception e) when (e is LLaDA.Nn.Serialization.CheckpointException or LLaDA.Nn.ConfigException or FileNotFoundException
-                                     or InvalidDataException or ArgumentException)
+                                     or InvalidDataException or ArgumentException
+                                     or LLaDA.Diffusion.Distributed.MpiException or LLaDA.Diffusion.Distributed.ReplicaMismatchException)
         {
             return Fail(e.Message);
         }
@@ -91,6 +92,8 @@ public static class Cli
 
     private static int Fail(string message)
     {
+        // One rank of an mpirun job: name the rank and take the whole job down (the others would wait for it forever).
+        if (Commands.DistributedRun.Size > 1) Commands.DistributedRun.Fail(message, 2);
         Console.Error.WriteLine($"llada: {message}");
         Console.Error.WriteLine("run 'llada help' for usage");
         return 2;

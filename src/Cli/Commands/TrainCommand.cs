@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using LLaDA.Diffusion.Data;
+using LLaDA.Diffusion.Distributed;
 using LLaDA.Diffusion.Sampling;
 using LLaDA.Diffusion.Training;
 using LLaDA.Nn;
@@ -22,6 +23,7 @@ public static class TrainCommand
 
     public static int Run(Options o, Objective objective)
     {
+        using var dist = DistributedRun.Start(); // launched by mpirun: this process is one rank of a data-parallel job
         // ---- options
         string? resume = o.Flag("resume") ? "" : null;
         resume = o.String("resume-from") ?? resume;
@@ -54,9 +56,18 @@ public static class TrainCommand
             Seed = (ulong)o.Int("seed", (int)defaults.Seed),
         };
         string? initFrom = o.String("init");
+        int globalBatch = o.Int("global-batch", 0);
+        var dpConfig = new DataParallelConfig { ChecksumEvery = o.Int("checksum-every", new DataParallelConfig().ChecksumEvery) };
         o.RejectUnknown();
         CpuParallel.Threads = threads;
         if (cfg.Steps <= 0 || cfg.BatchSize <= 0 || cfg.GradAccum <= 0) throw new OptionException("--steps, --batch and --grad-accum must be positive");
+        if (globalBatch > 0)
+        {
+            // Global batch = per-rank batch × ranks × gradient accumulation.
+            int perStep = cfg.BatchSize * DistributedRun.Size;
+            if (globalBatch % perStep != 0) throw new OptionException($"--global-batch {globalBatch} is not a multiple of --batch {cfg.BatchSize} × {DistributedRun.Size} ranks");
+            cfg = cfg with { GradAccum = globalBatch / perStep };
+        }
 
         string ckptRoot = Path.Combine(outDir, "checkpoints");
         string? resumeDir = resume is null ? null : resume.Length > 0 ? resume : TrainingCheckpoint.Latest(ckptRoot)
@@ -110,17 +121,19 @@ public static class TrainCommand
             trainer = new Trainer(model, cfg, train, heldOut);
         }
         using var _ = trainer;
+        dist?.Attach(trainer, dpConfig);
         var mcfg = trainer.Model.Config;
         AnsiConsole.MarkupLine($"[bold]llada {objective.ToString().ToLowerInvariant()}[/] — {corpus.Poems.Count} poems ({train.Count} train / {heldOut.Count} held out), T {all.Length}, vocab {tok.VocabSize}");
         AnsiConsole.MarkupLine($"model: {mcfg.NLayers} layers, d {mcfg.DModel}, {mcfg.NHeads} heads, MLP {mcfg.MlpHiddenSize}, {trainer.Model.ParameterCount():N0} parameters{(mcfg.Causal ? ", causal (AR baseline)" : "")}; backend {backend.Name}, {threads} threads");
+        if (dist is not null) AnsiConsole.MarkupLine($"data parallel: {DistributedRun.Size} ranks × batch {cfg.BatchSize} × grad-accum {cfg.GradAccum} = global batch {cfg.BatchSize * cfg.GradAccum * DistributedRun.Size}");
         AnsiConsole.MarkupLine($"steps {cfg.Steps}, batch {cfg.BatchSize}×{cfg.GradAccum}, lr {cfg.Lr} ({cfg.Schedule}), seed {cfg.Seed}; output {Markup.Escape(Path.GetFullPath(outDir))}");
 
         var extra = new Dictionary<string, string> { [TokenizerFile] = tok.ToJson(), [RunFile] = JsonSerializer.Serialize(run) };
-        using var log = new TrainingLog(outDir, append: resumeDir is not null);
-        int exit = Loop(trainer, cfg, log, ckptRoot, extra, noProgress);
-        log.Plot($"llada {objective.ToString().ToLowerInvariant()} — {mcfg.NLayers}L d{mcfg.DModel}, {corpus.Poems.Count} poems");
-        AnsiConsole.MarkupLine($"log: {Markup.Escape(Path.Combine(outDir, "log.csv"))}, loss curve: {Markup.Escape(log.PlotPath)}");
-        if (exit == 0 && samples > 0 && objective != Objective.Autoregressive)
+        using var log = DistributedRun.IsLead ? new TrainingLog(outDir, append: resumeDir is not null) : null;
+        int exit = Loop(trainer, cfg, log, ckptRoot, extra, noProgress, dist);
+        log?.Plot($"llada {objective.ToString().ToLowerInvariant()} — {mcfg.NLayers}L d{mcfg.DModel}, {corpus.Poems.Count} poems");
+        AnsiConsole.MarkupLine($"log: {Markup.Escape(Path.Combine(outDir, "log.csv"))}, loss curve: {Markup.Escape(log?.PlotPath ?? "")}");
+        if (exit == 0 && samples > 0 && DistributedRun.IsLead && objective != Objective.Autoregressive)
             Samples.Print(trainer.Model, tok, corpus, heldOutEvery: run.HeldOutEvery, count: samples, sft: objective == Objective.Sft);
         return exit;
     }
@@ -137,7 +150,7 @@ public static class TrainCommand
         return SequenceDataset.PromptAnswer(pairs, len, tok.Specials);
     }
 
-    private static int Loop(Trainer trainer, TrainConfig cfg, TrainingLog log, string ckptRoot, Dictionary<string, string> extra, bool plain)
+    private static int Loop(Trainer trainer, TrainConfig cfg, TrainingLog? log, string ckptRoot, Dictionary<string, string> extra, bool plain, DistributedRun? dist)
     {
         int start = trainer.StepIndex;
         var sw = Stopwatch.StartNew();
@@ -150,13 +163,13 @@ public static class TrainCommand
             var r = trainer.Step();
             tokens += r.Tokens;
             double? ev = null;
-            if (cfg.EvalEvery > 0 && (trainer.StepIndex % cfg.EvalEvery == 0 || trainer.StepIndex == cfg.Steps))
+            if (log is not null && cfg.EvalEvery > 0 && (trainer.StepIndex % cfg.EvalEvery == 0 || trainer.StepIndex == cfg.Steps))
             {
                 ev = trainer.Evaluate();
                 lastEval = ev.Value;
             }
-            log.Step(r, ev);
-            if (cfg.SaveEvery > 0 && (trainer.StepIndex % cfg.SaveEvery == 0 || trainer.StepIndex == cfg.Steps))
+            log?.Step(r, ev);
+            if (log is not null && cfg.SaveEvery > 0 && (trainer.StepIndex % cfg.SaveEvery == 0 || trainer.StepIndex == cfg.Steps))
                 lastSaved = TrainingCheckpoint.Save(ckptRoot, trainer, extra);
             progress(r, tokens / sw.Elapsed.TotalSeconds);
         }
@@ -199,6 +212,7 @@ public static class TrainCommand
         }
         double secs = sw.Elapsed.TotalSeconds;
         AnsiConsole.MarkupLine($"done: {trainer.StepIndex - start} steps in {secs:F1} s, {tokens / Math.Max(secs, 1e-9):F0} tokens/s; held-out loss {lastEval:F4}; checkpoint {Markup.Escape(lastSaved ?? "(none)")}");
+        dist?.PrintThroughput(tokens, secs);
         return 0;
     }
 }
