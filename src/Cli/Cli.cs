@@ -87,6 +87,8 @@ public static class Cli
         {
             // Commands set the worker count from --threads; an embedding host gets its own setting back.
             LLaDA.Tensors.Cpu.CpuParallel.Threads = threads;
+            // After the catch above: a rank that failed has aborted the job; a finished rank leaves MPI cleanly.
+            LLaDA.Diffusion.Distributed.Mpi.Shutdown();
         }
     }
 

@@ -69,10 +69,11 @@ public sealed class DistributedRun : IDisposable
         }
     }
 
+    /// <summary>Restores the console; MPI itself is finalized by <see cref="Cli.Run"/> once any error has been reported (finalizing
+    /// while an exception is still on its way would leave the other ranks waiting).</summary>
     public void Dispose()
     {
         Console.SetOut(_out);
         AnsiConsole.Console = _console;
-        Mpi.Shutdown();
     }
 }
