@@ -19,7 +19,9 @@ public static class Cli
                  [--batch N] [--grad-accum N] [--lr X] [--schedule wsd|cosine|constant] [--seed N]
                  [--device cpu] [--threads N] [--out DIR] [--resume | --resume-from DIR] [--ar]
                  [--eval-every N] [--save-every N] [--samples N] [--no-progress]
-                 pre-train a mask predictor on the bundled Tang poems (--ar: the autoregressive baseline)
+                 [--global-batch N] [--checksum-every N]
+                 pre-train a mask predictor on the bundled Tang poems (--ar: the autoregressive baseline);
+                 under `mpirun -np N` data-parallel: --batch per rank, --global-batch = batch × N × grad-accum
           sft    same options, plus --init DIR: fine-tune on poem QA pairs (prompt never masked)
           info   --checkpoint DIR: validate a checkpoint and print its config, parameters and dtypes
           generate --checkpoint DIR --prompt TEXT [sampler options] [--chat-template] [--live]
