@@ -65,7 +65,8 @@ public sealed class DistributedRun : IDisposable
         for (int r = 0; r < Size; r++)
         {
             var v = all.AsSpan(r * mine.Length, mine.Length);
-            AnsiConsole.MarkupLine($"rank {r}: {v[0]:F0} tok/s, all-reduce {v[1]:F2} s ({v[2]:F2} s exposed, {v[3]:P0} overlapped with backward), {v[4] / 1e6:F1} MB per step in {_parallel?.BucketCount ?? 0} buckets");
+            // Plain text: under mpirun stdout is a pseudo-terminal of 80 columns, which Spectre would fold.
+            Console.WriteLine($"rank {r}: {v[0]:F0} tok/s, all-reduce {v[1]:F2} s ({v[2]:F2} s exposed, {v[3]:P0} overlapped with backward), {v[4] / 1e6:F1} MB per step in {_parallel?.BucketCount ?? 0} buckets");
         }
     }
 
