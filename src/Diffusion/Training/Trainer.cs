@@ -19,7 +19,8 @@ public sealed class TrainingDivergedException(int step, double loss) : Exception
 /// <summary>Runs optimizer steps: noise a batch (Philox, keyed by step), forward, backward, clip, AdamW under a schedule.</summary>
 /// <remarks>
 /// Everything a step uses is derived from (seed, step, data position), so a run resumed from a checkpoint continues
-/// bit-exactly on the CPU backend. Micro-batch m of step s uses noise counter s·GradAccum + m.
+/// bit-exactly on the CPU backend. Micro-batch m of step s uses noise counter s·GradAccum + m; as rank r of a
+/// data-parallel job of N ranks it is global micro-batch k = m·N + r with counter s·GradAccum·N + k (see <see cref="IDataParallel"/>).
 /// </remarks>
 public sealed class Trainer : IDisposable
 {
