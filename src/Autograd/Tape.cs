@@ -39,7 +39,10 @@ public sealed class Tape : IDisposable
     internal void Record(Op op) => _ops.Add(op);
 
     /// <summary>Back-propagates from <paramref name="loss"/> (seed dLoss = 1, or <paramref name="seed"/> for non-scalar outputs) into every leaf that requires grad.</summary>
-    public void Backward(Variable loss, Tensor? seed = null)
+    /// <param name="gradFinal">Called with each leaf as soon as this pass has added its last contribution to the leaf's
+    /// gradient (after the backward of the earliest recorded op that reads it), so data-parallel training can start
+    /// reducing it while the rest of the pass runs; leaves this pass does not reach are not reported.</param>
+    public void Backward(Variable loss, Tensor? seed = null, Action<Variable>? gradFinal = null)
     {
         if (_disposed) throw new ObjectDisposedException(nameof(Tape));
         if (!loss.RequiresGrad) throw new InvalidOperationException("Backward: the loss does not depend on any variable that requires grad (was the tape open during the forward?)");
@@ -55,8 +58,12 @@ public sealed class Tape : IDisposable
             loss.AccumulateGrad(grads[loss]);
             return;
         }
+        var firstUse = gradFinal is null ? null : LeavesByFirstUse();
+        int next = 0;
         for (int i = _ops.Count - 1; i >= 0; i--)
         {
+            // Ops after i no longer run: leaves first read by them have their final gradient.
+            while (firstUse is not null && next < firstUse.Count && firstUse[next].Op > i) gradFinal!(firstUse[next++].Leaf);
             var op = _ops[i];
             if (!grads.Remove(op.Output!, out var g)) continue;
             var gin = new Tensor?[op.Inputs.Length];
@@ -85,7 +92,20 @@ public sealed class Tape : IDisposable
                 }
             }
         }
+        while (firstUse is not null && next < firstUse.Count) gradFinal!(firstUse[next++].Leaf);
         foreach (var g in grads.Values) g.Dispose();
+    }
+
+    /// <summary>Each leaf that requires grad with the index of the first recorded op reading it, latest first (the order backward finishes them).</summary>
+    private List<(int Op, Variable Leaf)> LeavesByFirstUse()
+    {
+        var first = new Dictionary<Variable, int>(ReferenceEqualityComparer.Instance);
+        for (int i = _ops.Count - 1; i >= 0; i--)
+            foreach (var input in _ops[i].Inputs)
+                if (input.IsLeaf && input.RequiresGrad) first[input] = i;
+        var list = first.Select(kv => (kv.Value, kv.Key)).ToList();
+        list.Sort((a, b) => b.Item1.CompareTo(a.Item1));
+        return list;
     }
 
     public void Dispose()

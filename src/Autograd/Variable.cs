@@ -42,8 +42,8 @@ public sealed class Variable : IDisposable
         Grad = null;
     }
 
-    /// <summary>Grad += g; takes ownership of g.</summary>
-    internal void AccumulateGrad(Tensor g)
+    /// <summary>Grad += g; takes ownership of g (for gradients computed outside a tape, e.g. summed over data-parallel ranks).</summary>
+    public void AccumulateGrad(Tensor g)
     {
         if (!g.Shape.SequenceEqual(Data.Shape))
             throw new TensorException($"Backward: gradient {Check.Fmt(g.Shape)} does not match variable '{Name}' {Check.Fmt(Data.Shape)}");

@@ -20,7 +20,9 @@ public static class Cli
                  [--device cpu] [--threads N] [--out DIR] [--resume | --resume-from DIR | --overwrite] [--ar]
                  [--eval-every N] [--save-every N] [--samples N] [--no-progress]
                  [--time-sampling uniform|low-discrepancy|antithetic] [--min-t X] [--ema DECAY]
-                 pre-train a mask predictor on the bundled Tang poems (--ar: the autoregressive baseline)
+                 [--global-batch N] [--checksum-every N]
+                 pre-train a mask predictor on the bundled Tang poems (--ar: the autoregressive baseline);
+                 under `mpirun -np N` data-parallel: --batch per rank, --global-batch = batch × N × grad-accum
           sft    same options, plus --init DIR: fine-tune on poem QA pairs (prompt never masked)
           info   --checkpoint DIR: validate a checkpoint and print its config, parameters and dtypes
           generate --checkpoint DIR --prompt TEXT [sampler options] [--chat-template] [--live]
@@ -85,7 +87,8 @@ public static class Cli
         // environment refusing (missing or unreadable paths, read-only or full disks, symlink loops: IOException and
         // UnauthorizedAccessException, whose messages name the path): one line naming the problem; a stack trace would only hide it.
         catch (Exception e) when (e is LLaDA.Nn.Serialization.CheckpointException or LLaDA.Nn.ConfigException or IOException
-                                     or UnauthorizedAccessException or InvalidDataException or ArgumentException)
+                                     or UnauthorizedAccessException or InvalidDataException or ArgumentException
+                                     or LLaDA.Diffusion.Distributed.MpiException or LLaDA.Diffusion.Distributed.ReplicaMismatchException)
         {
             return Fail(e.Message, usage: false);
         }
@@ -93,11 +96,15 @@ public static class Cli
         {
             // Commands set the worker count from --threads; an embedding host gets its own setting back.
             LLaDA.Tensors.Cpu.CpuParallel.Threads = threads;
+            // After the catch above: a rank that failed has aborted the job; a finished rank leaves MPI cleanly.
+            LLaDA.Diffusion.Distributed.Mpi.Shutdown();
         }
     }
 
     private static int Fail(string message, bool usage = true)
     {
+        // One rank of an mpirun job: name the rank and take the whole job down (the others would wait for it forever).
+        if (Commands.DistributedRun.Size > 1) Commands.DistributedRun.Fail(message, 2);
         Console.Error.WriteLine($"llada: {message}");
         if (usage) Console.Error.WriteLine("run 'llada help' for usage");
         return 2;

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using LLaDA.Diffusion.Data;
+using LLaDA.Diffusion.Distributed;
 using LLaDA.Diffusion.Sampling;
 using LLaDA.Diffusion.Training;
 using LLaDA.Nn;
@@ -12,7 +13,9 @@ using Spectre.Console;
 namespace LLaDA.Cli.Commands;
 
 /// <summary>What a run trains on, saved with every checkpoint so --resume rebuilds the same data.</summary>
-public sealed record RunInfo(string Data, int Poems, int SeqLen, string Preset, string Objective, int HeldOutEvery);
+/// <param name="Ranks">Data-parallel ranks of the run's last segment (1 for one process): with the saved per-rank batch and gradient
+/// accumulation it gives the global batch that a resume with another rank count keeps.</param>
+public sealed record RunInfo(string Data, int Poems, int SeqLen, string Preset, string Objective, int HeldOutEvery, int Ranks = 1);
 
 /// <summary>`llada train` (pre-training, or --ar for the autoregressive baseline) and `llada sft` on poems.</summary>
 public static class TrainCommand
@@ -30,6 +33,7 @@ public static class TrainCommand
 
     public static int Run(Options o, Objective objective)
     {
+        using var dist = DistributedRun.Start(); // launched by mpirun: this process is one rank of a data-parallel job
         // ---- options
         string? resume = o.Flag("resume") ? "" : null;
         resume = o.String("resume-from") ?? resume;
@@ -64,19 +68,23 @@ public static class TrainCommand
         };
         cfg = VarianceOptions.Apply(o, cfg);
         string? initFrom = o.String("init");
+        int globalBatch = o.Int("global-batch", 0);
+        var dpConfig = new DataParallelConfig { ChecksumEvery = o.Int("checksum-every", new DataParallelConfig().ChecksumEvery) };
         o.RejectUnknown();
         CpuParallel.Threads = threads;
         if (cfg.Steps <= 0 || cfg.BatchSize <= 0 || cfg.GradAccum <= 0) throw new OptionException("--steps, --batch and --grad-accum must be positive");
         if (resume is not null && overwrite) throw new OptionException("--overwrite starts the run over; it cannot be combined with --resume");
+        if (globalBatch > 0 && o.Has("grad-accum")) throw new OptionException("give --global-batch or --grad-accum, not both");
 
         InstallKillHook();
 
         // ---- the run directory: held for the whole run; leftovers of killed saves go first
-        using var runDir = RunDirectory.Acquire(outDir);
-        string ckptRoot = runDir.Checkpoints;
-        TrainingCheckpoint.CleanStale(ckptRoot);
+        // (in a data-parallel job the lead rank holds it and alone writes there; the other ranks only read a resumed checkpoint)
+        using var runDir = DistributedRun.IsLead ? RunDirectory.Acquire(outDir) : null;
+        string ckptRoot = Path.Combine(outDir, RunDirectory.CheckpointsDir);
+        if (runDir is not null) TrainingCheckpoint.CleanStale(ckptRoot);
         string? resumeDir = resume is null ? null : ResolveResume(resume, ckptRoot);
-        if (resumeDir is null) runDir.PrepareFresh(overwrite);
+        if (resumeDir is null) runDir?.PrepareFresh(overwrite);
 
         // ---- data and tokenizer (a resumed run reuses the checkpoint's tokenizer, data settings and training configuration)
         CharTokenizer tok;
@@ -85,7 +93,13 @@ public static class TrainCommand
         {
             tok = CharTokenizer.FromJson(InputFile.ReadText(Path.Combine(resumeDir, TokenizerFile), "tokenizer"));
             run = ReadRunInfo(resumeDir);
-            cfg = ResumedConfig(o, cfg, TrainingCheckpoint.ReadState(resumeDir).Train, run, objective, data, poems, preset);
+            var saved = TrainingCheckpoint.ReadState(resumeDir).Train;
+            cfg = ResumedConfig(o, cfg, saved, run, objective, data, poems, preset);
+            // The global batch is the run's: a resume with another rank count keeps it through the gradient accumulation.
+            int savedGlobal = saved.BatchSize * saved.GradAccum * run.Ranks;
+            if (globalBatch > 0 && globalBatch != savedGlobal)
+                throw new OptionException($"--resume continues the saved run, which these options would change: --global-batch {globalBatch} (the run has {savedGlobal})");
+            if (run.Ranks != DistributedRun.Size) cfg = cfg with { GradAccum = GradAccumFor(savedGlobal, cfg.BatchSize, "the run's global batch") };
         }
         else if (initFrom is not null)
         {
@@ -99,6 +113,8 @@ public static class TrainCommand
             tok = CharTokenizer.Build(corpus0.Poems.Append("的下一句是什么？上一句"));
             run = new RunInfo(data, poems, 0, preset, objective.ToString(), 20);
         }
+        if (resumeDir is null && globalBatch > 0) cfg = cfg with { GradAccum = GradAccumFor(globalBatch, cfg.BatchSize, "--global-batch") };
+        run = run with { Ranks = DistributedRun.Size };
         var corpus = PoemCorpus.Load(run.Data, run.Poems);
         var sp = tok.Specials;
         SequenceDataset all = objective == Objective.Sft
@@ -128,19 +144,29 @@ public static class TrainCommand
             trainer = new Trainer(model, cfg, train, heldOut);
         }
         using var _ = trainer;
+        dist?.Attach(trainer, dpConfig);
         var mcfg = trainer.Model.Config;
         AnsiConsole.MarkupLine($"[bold]llada {objective.ToString().ToLowerInvariant()}[/] — {corpus.Poems.Count} poems ({train.Count} train / {heldOut.Count} held out), T {all.Length}, vocab {tok.VocabSize}");
         AnsiConsole.MarkupLine($"model: {mcfg.NLayers} layers, d {mcfg.DModel}, {mcfg.NHeads} heads, MLP {mcfg.MlpHiddenSize}, {trainer.Model.ParameterCount():N0} parameters{(mcfg.Causal ? ", causal (AR baseline)" : "")}; backend {backend.Name}, {threads} threads");
+        if (dist is not null) AnsiConsole.MarkupLine($"data parallel: {DistributedRun.Size} ranks × batch {cfg.BatchSize} × grad-accum {cfg.GradAccum} = global batch {cfg.BatchSize * cfg.GradAccum * DistributedRun.Size}");
         AnsiConsole.MarkupLine($"steps {cfg.Steps}, batch {cfg.BatchSize}×{cfg.GradAccum}, lr {cfg.Lr} ({cfg.Schedule}), seed {cfg.Seed}; output {Markup.Escape(Path.GetFullPath(outDir))}");
 
         var extra = new Dictionary<string, string> { [TokenizerFile] = tok.ToJson(), [RunFile] = JsonSerializer.Serialize(run) };
-        using var log = new TrainingLog(outDir, resumedAt: resumeDir is null ? null : trainer.StepIndex);
-        int exit = Loop(trainer, cfg, log, ckptRoot, extra, noProgress);
-        log.Plot($"llada {objective.ToString().ToLowerInvariant()} — {mcfg.NLayers}L d{mcfg.DModel}, {corpus.Poems.Count} poems");
-        AnsiConsole.MarkupLine($"log: {Markup.Escape(Path.Combine(outDir, "log.csv"))}, loss curve: {Markup.Escape(log.PlotPath)}");
-        if (exit == 0 && samples > 0 && objective != Objective.Autoregressive)
+        using var log = DistributedRun.IsLead ? new TrainingLog(outDir, resumedAt: resumeDir is null ? null : trainer.StepIndex) : null;
+        int exit = Loop(trainer, cfg, log, ckptRoot, extra, noProgress, dist);
+        log?.Plot($"llada {objective.ToString().ToLowerInvariant()} — {mcfg.NLayers}L d{mcfg.DModel}, {corpus.Poems.Count} poems");
+        if (log is not null) AnsiConsole.MarkupLine($"log: {Markup.Escape(Path.Combine(outDir, "log.csv"))}, loss curve: {Markup.Escape(log.PlotPath)}");
+        if (exit == 0 && samples > 0 && DistributedRun.IsLead && objective != Objective.Autoregressive)
             Samples.Print(trainer.Model, tok, corpus, heldOutEvery: run.HeldOutEvery, count: samples, sft: objective == Objective.Sft);
         return exit;
+    }
+
+    /// <summary>Gradient accumulation that makes <paramref name="globalBatch"/> = per-rank batch × ranks × accumulation.</summary>
+    private static int GradAccumFor(int globalBatch, int batch, string what)
+    {
+        int perStep = batch * DistributedRun.Size;
+        if (globalBatch % perStep != 0) throw new OptionException($"{what} {globalBatch} is not a multiple of --batch {batch} × {DistributedRun.Size} ranks");
+        return globalBatch / perStep;
     }
 
     /// <summary>Environment variable of the crash-test hook: PHASE[@N] (a name of <see cref="TrainingCheckpoint.SavePhases"/>, N-th save, default 1)
@@ -221,7 +247,7 @@ public static class TrainCommand
         return SequenceDataset.PromptAnswer(pairs, len, tok.Specials);
     }
 
-    private static int Loop(Trainer trainer, TrainConfig cfg, TrainingLog log, string ckptRoot, Dictionary<string, string> extra, bool plain)
+    private static int Loop(Trainer trainer, TrainConfig cfg, TrainingLog? log, string ckptRoot, Dictionary<string, string> extra, bool plain, DistributedRun? dist)
     {
         int start = trainer.StepIndex;
         var sw = Stopwatch.StartNew();
@@ -234,13 +260,13 @@ public static class TrainCommand
             var r = trainer.Step();
             tokens += r.Tokens;
             double? ev = null;
-            if (cfg.EvalEvery > 0 && (trainer.StepIndex % cfg.EvalEvery == 0 || trainer.StepIndex == cfg.Steps))
+            if (log is not null && cfg.EvalEvery > 0 && (trainer.StepIndex % cfg.EvalEvery == 0 || trainer.StepIndex == cfg.Steps))
             {
                 ev = trainer.Evaluate();
                 lastEval = ev.Value;
             }
-            log.Step(r, ev);
-            if (cfg.SaveEvery > 0 && (trainer.StepIndex % cfg.SaveEvery == 0 || trainer.StepIndex == cfg.Steps))
+            log?.Step(r, ev);
+            if (log is not null && cfg.SaveEvery > 0 && (trainer.StepIndex % cfg.SaveEvery == 0 || trainer.StepIndex == cfg.Steps))
                 lastSaved = TrainingCheckpoint.Save(ckptRoot, trainer, extra);
             progress(r, tokens / sw.Elapsed.TotalSeconds);
         }
@@ -283,6 +309,7 @@ public static class TrainCommand
         }
         double secs = sw.Elapsed.TotalSeconds;
         AnsiConsole.MarkupLine($"done: {trainer.StepIndex - start} steps in {secs:F1} s, {tokens / Math.Max(secs, 1e-9):F0} tokens/s; held-out loss {lastEval:F4}; checkpoint {Markup.Escape(lastSaved ?? "(none)")}");
+        dist?.PrintThroughput(tokens, secs);
         return 0;
     }
 }

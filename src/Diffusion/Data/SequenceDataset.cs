@@ -137,6 +137,22 @@ public sealed class BatchLoader(SequenceDataset data, int batch, ulong seed, Dat
     /// <summary>The next batch as row-major ids (B·L).</summary>
     public int[] Next() => Next(out _);
 
+    /// <summary>Moves past <paramref name="rows"/> rows without reading them (the rows other data-parallel ranks take), wrapping epochs as <see cref="Next(out int[])"/> does.</summary>
+    public void Skip(int rows)
+    {
+        var (epoch, index) = Position;
+        for (int r = 0; r < rows; r++)
+        {
+            if (index >= data.Count)
+            {
+                epoch++;
+                index = 0;
+            }
+            index++;
+        }
+        Position = new DataPosition(epoch, index);
+    }
+
     /// <summary>The next batch as row-major ids (B·L) and each row's prompt length.</summary>
     public int[] Next(out int[] promptLengths)
     {

@@ -21,7 +21,8 @@ public sealed class TrainingDivergedException(int step, double loss) : Exception
 /// <summary>Runs optimizer steps: noise a batch (Philox, keyed by step), forward, backward, clip, AdamW under a schedule.</summary>
 /// <remarks>
 /// Everything a step uses is derived from (seed, step, data position), so a run resumed from a checkpoint continues
-/// bit-exactly on the CPU backend. Micro-batch m of step s uses noise counter s·GradAccum + m.
+/// bit-exactly on the CPU backend. Micro-batch m of step s uses noise counter s·GradAccum + m; as rank r of a
+/// data-parallel job of N ranks it is global micro-batch k = m·N + r with counter s·GradAccum·N + k (see <see cref="IDataParallel"/>).
 /// </remarks>
 public sealed class Trainer : IDisposable
 {
@@ -61,6 +62,9 @@ public sealed class Trainer : IDisposable
     public TrainConfig Config { get; }
     public AdamW Optimizer { get; }
 
+    /// <summary>The data-parallel job this trainer is one rank of (set before the first step), or null for one process.</summary>
+    public IDataParallel? Parallel { get; set; }
+
     /// <summary>Optimizer steps taken so far (the next step's index).</summary>
     public int StepIndex { get; private set; }
 
@@ -77,21 +81,35 @@ public sealed class Trainer : IDisposable
         double lossSum = 0;
         int tokens = 0, masked = 0;
         var rowLosses = new List<double>();
+        // Data parallel: rank r's m-th micro-batch is global micro-batch k = m·ranks + r; one process is rank 0 of 1.
+        int ranks = Parallel?.Size ?? 1, rank = Parallel?.Rank ?? 0, micros = Config.GradAccum * ranks;
         for (int micro = 0; micro < Config.GradAccum; micro++)
         {
+            int k = micro * ranks + rank;
+            _loader.Skip((micro == 0 ? rank : ranks - 1) * Config.BatchSize);
             var ids = _loader.Next(out var prompts);
-            ulong counter = (ulong)step * (ulong)Config.GradAccum + (ulong)micro;
+            ulong counter = (ulong)step * (ulong)micros + (ulong)k;
             using var scope = new TensorScope();
             using var tape = new Tape();
             var (loss, n, m) = Loss(ids, prompts, counter, Config.Seed, rowLosses);
             tokens += n;
             masked += m;
             if (loss is null) continue;
-            var scaled = Config.GradAccum == 1 ? loss : F.Scale(loss, 1f / Config.GradAccum);
+            var scaled = micros == 1 ? loss : F.Scale(loss, 1f / micros);
             double value = loss.Data.Item();
-            if (!double.IsFinite(value)) throw new TrainingDivergedException(step, value);
-            lossSum += value / Config.GradAccum;
-            tape.Backward(scaled);
+            // Ranks must stay in step: with several, a non-finite loss reaches every rank through the summed loss below.
+            if (!double.IsFinite(value) && Parallel is null) throw new TrainingDivergedException(step, value);
+            lossSum += value / micros;
+            tape.Backward(scaled, gradFinal: micro == Config.GradAccum - 1 ? Parallel?.BeginLastBackward() : null);
+        }
+        if (Parallel is not null)
+        {
+            _loader.Skip((ranks - 1 - rank) * Config.BatchSize);
+            Parallel.SumGradients(_params);
+            Span<double> totals = [lossSum, tokens, masked];
+            Parallel.Sum(totals);
+            (lossSum, tokens, masked) = (totals[0], (int)totals[1], (int)totals[2]);
+            if (!double.IsFinite(lossSum)) throw new TrainingDivergedException(step, lossSum);
         }
         double norm = GradClip.ClipByGlobalNorm(_params, Config.GradClip);
         if (!double.IsFinite(norm)) throw new TrainingDivergedException(step, norm);
@@ -100,6 +118,7 @@ public sealed class Trainer : IDisposable
         Ema?.Update();
         Model.ZeroGrad();
         StepIndex++;
+        Parallel?.Verify(StepIndex, ReplicatedState);
         return new StepReport(step, lossSum, norm, lr, tokens, masked, sw.Elapsed.TotalSeconds, Variance(rowLosses));
     }
 
@@ -135,6 +154,17 @@ public sealed class Trainer : IDisposable
         }
         if (rows is not null) RowLosses(batch, perToken, rows);
         return F.Sum(perToken);
+    }
+
+    /// <summary>What must be identical on every data-parallel rank: parameters and both AdamW moments.</summary>
+    public IEnumerable<Tensor> ReplicatedState()
+    {
+        foreach (var p in _params) yield return p.Data;
+        foreach (var (_, m, v) in Optimizer.Moments())
+        {
+            yield return m;
+            yield return v;
+        }
     }
 
     /// <summary>The objective on one batch: (loss or null when nothing was masked, tokens, masked tokens).</summary>
