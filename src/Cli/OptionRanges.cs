@@ -40,6 +40,8 @@ public static class OptionRanges
         new("mc-num", true, 1, 1 << 24),
         new("seed", true, 0, IntMax),
         new("threads", true, 1, 1024),
+        new("global-batch", true, 0, IntMax, Note: "0 = batch × ranks × grad-accum"),
+        new("checksum-every", true, 0, IntMax, Note: "0 = never"),
         new("t-grid", true, 1, 1 << 20),
         new("mask-draws", true, 1, 1 << 20),
         new("max-lines", true, 0, IntMax, Note: "0 = all"),

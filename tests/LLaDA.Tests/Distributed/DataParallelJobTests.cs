@@ -140,7 +140,7 @@ public sealed class DataParallelJobTests(SingleProcessRun single) : IClassFixtur
             MpiJob.Ranks(1, ["train", .. SingleProcessRun.Common(dir, 5)]),
             MpiJob.Ranks(1, ["train", .. SingleProcessRun.Common(dir, 5), "--data", missing]));
         Assert.NotEqual(0, r.Code);
-        Assert.Contains($"llada: rank 1 of 2: poem file not found: {missing}", r.Err);
+        Assert.Contains($"llada: rank 1 of 2: {missing}: data file not found", r.Err);
         Assert.DoesNotContain("   at ", r.Err); // no stack trace
     }
 
