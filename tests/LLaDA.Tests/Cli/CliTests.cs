@@ -14,23 +14,7 @@ public sealed class CliTests : IDisposable
         if (Directory.Exists(_dir)) Directory.Delete(_dir, true);
     }
 
-    internal static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        var (so, se) = (Console.Out, Console.Error);
-        Console.SetOut(o);
-        Console.SetError(e);
-        try
-        {
-            return (LLaDA.Cli.Cli.Run(args), o.ToString(), e.ToString());
-        }
-        finally
-        {
-            Console.SetOut(so);
-            Console.SetError(se);
-        }
-    }
+    internal static (int Code, string Out, string Err) Run(params string[] args) => CliRunner.Run(args);
 
     [Fact]
     public void Info_ValidCheckpoint_PrintsConfigAndCount()

@@ -28,21 +28,5 @@ public static class TinyCheckpoint
     }
 
     /// <summary>Runs `llada args` in-process with stdout and stderr captured (callers belong to the "Console" collection).</summary>
-    public static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        var (so, se) = (Console.Out, Console.Error);
-        Console.SetOut(o);
-        Console.SetError(e);
-        try
-        {
-            return (LLaDA.Cli.Cli.Run(args), o.ToString(), e.ToString());
-        }
-        finally
-        {
-            Console.SetOut(so);
-            Console.SetError(se);
-        }
-    }
+    public static (int Code, string Out, string Err) Run(params string[] args) => LLaDA.Tests.Cli.CliRunner.Run(args);
 }
