@@ -161,6 +161,10 @@ public static class TrainCommand
         return exit;
     }
 
+    /// <summary>The held-out loss for a progress line: "—" until the first evaluation (never "NaN").</summary>
+    private static string EvalText(double loss, string format) =>
+        double.IsFinite(loss) ? loss.ToString(format, System.Globalization.CultureInfo.InvariantCulture) : "—";
+
     /// <summary>Gradient accumulation that makes <paramref name="globalBatch"/> = per-rank batch × ranks × accumulation.</summary>
     private static int GradAccumFor(int globalBatch, int batch, string what)
     {
@@ -280,7 +284,7 @@ public static class TrainCommand
                     OneStep((r, tps) =>
                     {
                         if (trainer.StepIndex % every == 0 || trainer.StepIndex == cfg.Steps)
-                            Console.WriteLine($"step {trainer.StepIndex,5}/{cfg.Steps}  loss {r.Loss:F4}  eval {lastEval:F4}  lr {r.Lr:G3}  |g| {r.GradNorm:F2}  {tps:F0} tok/s  {sw.Elapsed:mm\\:ss}");
+                            Console.WriteLine($"step {trainer.StepIndex,5}/{cfg.Steps}  loss {r.Loss:F4}  eval {EvalText(lastEval, "F4")}  lr {r.Lr:G3}  |g| {r.GradNorm:F2}  {tps:F0} tok/s  {sw.Elapsed:mm\\:ss}");
                     });
             }
             else
@@ -296,7 +300,7 @@ public static class TrainCommand
                             OneStep((r, tps) =>
                             {
                                 task.Value = trainer.StepIndex;
-                                task.Description = $"step {trainer.StepIndex}/{cfg.Steps} loss {r.Loss:F3} eval {lastEval:F3} {tps:F0} tok/s";
+                                task.Description = $"step {trainer.StepIndex}/{cfg.Steps} loss {r.Loss:F3} eval {EvalText(lastEval, "F3")} {tps:F0} tok/s";
                             });
                     });
             }
@@ -308,7 +312,7 @@ public static class TrainCommand
             return 3;
         }
         double secs = sw.Elapsed.TotalSeconds;
-        AnsiConsole.MarkupLine($"done: {trainer.StepIndex - start} steps in {secs:F1} s, {tokens / Math.Max(secs, 1e-9):F0} tokens/s; held-out loss {lastEval:F4}; checkpoint {Markup.Escape(lastSaved ?? "(none)")}");
+        AnsiConsole.MarkupLine($"done: {trainer.StepIndex - start} steps in {secs:F1} s, {tokens / Math.Max(secs, 1e-9):F0} tokens/s; held-out loss {EvalText(lastEval, "F4")}; checkpoint {Markup.Escape(lastSaved ?? "(none)")}");
         dist?.PrintThroughput(tokens, secs);
         return 0;
     }

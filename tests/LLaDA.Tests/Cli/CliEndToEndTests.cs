@@ -31,6 +31,17 @@ public sealed class CliEndToEndTests : IDisposable
     private static string[][] Csv(string path) => File.ReadAllLines(path).Skip(1).Select(l => l.Split(',')).ToArray();
 
     [Fact]
+    public void Train_WithoutHeldOutEvaluation_PrintsNoNaN()
+    {
+        // --eval-every 0: no held-out loss ever exists, so every progress line and the summary show "—" for it, never "NaN".
+        var (code, stdout, err) = Run(["train", "--preset", "tiny", "--poems", "24", "--steps", "2", "--batch", "4", "--eval-every", "0",
+            "--seed", "5", "--samples", "0", "--no-progress", "--out", P("noeval")]);
+        Assert.True(code == 0, err);
+        Assert.Contains("eval —", stdout);
+        Assert.DoesNotContain("NaN", stdout + err);
+    }
+
+    [Fact]
     public void Train_WritesLogRowsPerStep_CheckpointsWithLatest_AndALoadableModel()
     {
         var (code, stdout, err) = Run(TrainArgs(P("run")));
