@@ -5,6 +5,7 @@ using LLaDA.Diffusion.Distributed;
 using LLaDA.Diffusion.Sampling;
 using LLaDA.Diffusion.Training;
 using LLaDA.Nn;
+using LLaDA.Nn.Optim;
 using LLaDA.Nn.Serialization;
 using LLaDA.Tensors;
 using LLaDA.Tensors.Cpu;
@@ -157,7 +158,15 @@ public static class TrainCommand
         log?.Plot($"llada {objective.ToString().ToLowerInvariant()} — {mcfg.NLayers}L d{mcfg.DModel}, {corpus.Poems.Count} poems");
         if (log is not null) AnsiConsole.MarkupLine($"log: {Markup.Escape(Path.Combine(outDir, "log.csv"))}, loss curve: {Markup.Escape(log.PlotPath)}");
         if (exit == 0 && samples > 0 && DistributedRun.IsLead && objective != Objective.Autoregressive)
+        {
+            // Sample as generate would from the last checkpoint: with the moving-average weights when the run keeps them.
+            if (trainer.Ema is not null)
+            {
+                trainer.Ema.CopyIntoParameters();
+                AnsiConsole.MarkupLine($"[grey]samples use the moving-average weights ({Ema.File})[/]");
+            }
             Samples.Print(trainer.Model, tok, corpus, heldOutEvery: run.HeldOutEvery, count: samples, sft: objective == Objective.Sft);
+        }
         return exit;
     }
 

@@ -41,6 +41,13 @@ public sealed class Ema : IDisposable
         }
     }
 
+    /// <summary>Copies the averaged weights into the parameters they average (the end of a run, before sampling: what a checkpoint's
+    /// sampler would use). Training must not continue afterwards on these weights.</summary>
+    public void CopyIntoParameters()
+    {
+        foreach (var (_, p, shadow) in _state) p.Data.CopyFrom(shadow);
+    }
+
     /// <summary>Writes the averaged weights to dir/ema.safetensors.</summary>
     public void Save(string dir) => SafeTensorsWriter.Write(Path.Combine(dir, File), Weights(), new Dictionary<string, string> { ["format"] = "pt", ["ema_decay"] = Decay.ToString("R", System.Globalization.CultureInfo.InvariantCulture) });
 

@@ -34,6 +34,17 @@ public sealed class EmaTests : IDisposable
     }
 
     [Fact]
+    public void CopyIntoParameters_PutsTheAverageIntoTheAveragedWeights()
+    {
+        var w = new Variable(Tensor.FromArray([1f, -2f, 4f]), requiresGrad: true);
+        using var ema = new Ema([("w", w)], decay: 0.5f);
+        w.Data.CopyFrom(Tensor.FromArray([3f, 0f, 0f]));
+        ema.Update(); // 0.5·(1, −2, 4) + 0.5·(3, 0, 0) = (2, −1, 2)
+        ema.CopyIntoParameters();
+        Assert.Equal(new[] { 2f, -1f, 2f }, w.Data.ToArray());
+    }
+
+    [Fact]
     public void SaveAndLoadInto_PutsTheAverageIntoAModel()
     {
         using var a = new MaskPredictor(Presets.Tiny(12, 1, 0), seed: 1);
