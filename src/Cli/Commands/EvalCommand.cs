@@ -62,7 +62,7 @@ public static class EvalCommand
             {
                 var r = est.Estimate(p, tok.Encode(answer), cfg);
                 Console.WriteLine(json ? JsonSerializer.Serialize(new { prompt, answer, log_likelihood = r.Value, std_error = Finite(r.StdError), samples = r.Samples })
-                                       : $"log p(answer | prompt) ≥ {r.Value:F4} nats (± {r.StdError:F4}, {r.Samples} batches of {cfg.BatchSize})");
+                                       : $"log p(answer | prompt) ≥ {r.Value:F4} nats (± {StdErrorText(r.StdError)}, {r.Samples} batches of {cfg.BatchSize})");
                 return 0;
             }
             var opts = optionsArg!.Split('|');
@@ -71,7 +71,7 @@ public static class EvalCommand
                 Console.WriteLine(JsonSerializer.Serialize(new { prompt, best, options = opts.Select((t, i) => new { text = t, log_likelihood = scores[i].Value, std_error = Finite(scores[i].StdError) }) }));
             else
                 for (int i = 0; i < opts.Length; i++)
-                    Console.WriteLine($"{(i == best ? "→" : " ")} {scores[i].Value,10:F4} ± {scores[i].StdError:F4}  {opts[i]}");
+                    Console.WriteLine($"{(i == best ? "→" : " ")} {scores[i].Value,10:F4} ± {StdErrorText(scores[i].StdError),6}  {opts[i]}");
             return 0;
         }
         catch (ArgumentException e)
@@ -82,6 +82,9 @@ public static class EvalCommand
 
     /// <summary>A JSON number, or null for a standard error that one batch cannot give (NaN is not valid JSON).</summary>
     private static double? Finite(double x) => double.IsFinite(x) ? x : null;
+
+    /// <summary>A standard error for text output: "—" where none exists (a single batch), never "NaN".</summary>
+    private static string StdErrorText(double x) => double.IsFinite(x) ? x.ToString("F4", System.Globalization.CultureInfo.InvariantCulture) : "—";
 
     /// <summary>Decodings scored besides one token per step: "--threshold 0.9,0.7 --factor 1" gives three; "--threshold
     /// none" gives none; no option at all gives threshold 0.9. (No KV cache: the answers are infilled inside fixed-length

@@ -201,6 +201,12 @@ public sealed class CliEndToEndTests : IDisposable
         Assert.Equal(-1.73460, opts[1].GetProperty("log_likelihood").GetDouble(), 4);
         Assert.Equal(JsonValueKind.Null, opts[1].GetProperty("std_error").ValueKind); // one batch: no standard error (was NaN, which broke the JSON)
 
+        // The text output of one batch: the standard error reads "—", never "NaN".
+        var (code3, stdout3, err3) = Run("eval", "likelihood", "--checkpoint", ck, "--prompt", "白日", "--options", "日|月", "--mc-num", "2", "--batch", "2");
+        Assert.True(code3 == 0, err3);
+        Assert.Contains("± ", stdout3);
+        Assert.DoesNotContain("NaN", stdout3);
+
         var (bad, _, badErr) = Run("eval", "likelihood", "--checkpoint", ck, "--prompt", "白日", "--answer", "月", "--mc-num", "3", "--batch", "2");
         Assert.Equal(2, bad);
         Assert.StartsWith("llada: likelihood: mc_num 3 must be a positive multiple of batch_size 2", badErr);
