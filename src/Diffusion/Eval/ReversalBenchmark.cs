@@ -232,7 +232,8 @@ public static class ReversalBenchmark
         return (tok.Decode(r.Generated[0], skipSpecial: true), r.ForwardPasses);
     }
 
-    /// <summary>Greedy decoding of a causal model for n tokens (the banned token never chosen).</summary>
+    /// <summary>Greedy decoding of a causal model for n tokens (the banned token never chosen; only the vocabulary's rows, never the
+    /// padded embedding rows beyond vocab_size).</summary>
     public static int[] GreedyAutoregressive(MaskPredictor model, int[] prompt, int n, int banned)
     {
         var seq = new List<int>(prompt);
@@ -240,9 +241,9 @@ public static class ReversalBenchmark
         {
             using var scope = new TensorScope();
             var logits = model.InferLogits(Tensor.FromArray(seq.ToArray(), [1, seq.Count], model.Backend)); // (1, L, V)
-            var last = logits.Narrow(1, seq.Count - 1, 1).ToArray();
+            var last = logits.Narrow(1, seq.Count - 1, 1).ToArray(); // (embedding_size)
             int best = -1;
-            for (int t = 0; t < last.Length; t++)
+            for (int t = 0; t < model.Config.VocabSize; t++)
                 if (t != banned && (best < 0 || last[t] > last[best])) best = t;
             seq.Add(best);
         }

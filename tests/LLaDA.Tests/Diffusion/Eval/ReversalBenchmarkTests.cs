@@ -9,6 +9,27 @@ namespace LLaDA.Tests.Diffusion.Eval;
 public class ReversalBenchmarkTests
 {
     [Fact]
+    public void GreedyAutoregressive_NeverPicksAPaddedEmbeddingRow()
+    {
+        // Vocabulary 12 in 16 embedding rows. The head's real rows are zero (every real logit is 0) and the padded rows 13 and 14
+        // are +c and −c, so one padded logit is |h·c| > 0: an argmax over all rows would pick it, over the vocabulary never.
+        var cfg = LLaDA.Nn.Presets.Tiny(12, 1, 0) with { EmbeddingSize = 16, Causal = true };
+        using var model = new LLaDA.Nn.MaskPredictor(cfg, seed: 3);
+        var head = model.NamedParameters().Single(p => p.Name == "model.transformer.ff_out.weight").Parameter.Data; // (16, d)
+        int d = cfg.DModel;
+        var w = new float[16 * d];
+        for (int j = 0; j < d; j++)
+        {
+            w[13 * d + j] = 1f + j % 3;
+            w[14 * d + j] = -(1f + j % 3);
+        }
+        head.CopyFrom(LLaDA.Tensors.Tensor.FromArray(w, [16, d]));
+        var ids = ReversalBenchmark.GreedyAutoregressive(model, [2, 5, 7], 4, banned: 0);
+        Assert.Equal(4, ids.Length);
+        Assert.All(ids, t => Assert.InRange(t, 1, 11)); // below vocab_size, never the banned 0
+    }
+
+    [Fact]
     public void Run_TinyBudget_ScoresBothModelsOnEvenPoems()
     {
         var corpus = PoemCorpus.FromLines(
