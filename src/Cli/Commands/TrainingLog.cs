@@ -56,7 +56,7 @@ public sealed class TrainingLog : IDisposable
                 kept?.Invoke(step, line);
             }
         }
-        LLaDA.Nn.Serialization.Checkpoint.AtomicWriteText(path, keep.Count == 0 ? "" : string.Join('\n', keep) + "\n");
+        LLaDA.Nn.Serialization.AtomicFile.WriteText(path, keep.Count == 0 ? "" : string.Join('\n', keep) + "\n");
     }
 
     private static int? StepOf(string line, bool csv)

@@ -82,16 +82,16 @@ public static class TrainingCheckpoint
             DataIndex = trainer.DataPosition.Index,
             Train = trainer.Config,
         };
-        Checkpoint.AtomicWriteText(Path.Combine(tmp, StateFile), JsonSerializer.Serialize(state, Json));
+        AtomicFile.WriteText(Path.Combine(tmp, StateFile), JsonSerializer.Serialize(state, Json));
         if (extraFiles is not null)
-            foreach (var (file, text) in extraFiles) Checkpoint.AtomicWriteText(Path.Combine(tmp, file), text);
+            foreach (var (file, text) in extraFiles) AtomicFile.WriteText(Path.Combine(tmp, file), text);
         PhaseHook?.Invoke(root, SavePhases[1]);
         // final is not what latest names, so removing an older copy of it (a complete or half-deleted leftover) is safe.
         if (Directory.Exists(final)) Directory.Delete(final, true);
         PhaseHook?.Invoke(root, SavePhases[2]);
         Directory.Move(tmp, final);
         PhaseHook?.Invoke(root, SavePhases[3]);
-        Checkpoint.AtomicWriteText(Path.Combine(root, LatestFile), name, beforeRename: () => PhaseHook?.Invoke(root, SavePhases[4]));
+        AtomicFile.WriteText(Path.Combine(root, LatestFile), name, beforeRename: () => PhaseHook?.Invoke(root, SavePhases[4]));
         PhaseHook?.Invoke(root, SavePhases[5]);
         // The step's other slot, if any, is an older save of the same step that latest no longer names.
         string stale = Path.Combine(root, other);

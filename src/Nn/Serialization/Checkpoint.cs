@@ -130,10 +130,10 @@ public static class Checkpoint
                 foreach (var (name, _) in shards[i]) map[name] = file;
             }
             var index = new { metadata = new { total_size = total }, weight_map = map };
-            AtomicWriteText(Path.Combine(dir, IndexFile), JsonSerializer.Serialize(index, new JsonSerializerOptions { WriteIndented = true }));
+            AtomicFile.WriteText(Path.Combine(dir, IndexFile), JsonSerializer.Serialize(index, new JsonSerializerOptions { WriteIndented = true }));
             File.Delete(Path.Combine(dir, ModelFile));
         }
-        AtomicWriteText(Path.Combine(dir, ConfigFile), model.Config.ToJson());
+        AtomicFile.WriteText(Path.Combine(dir, ConfigFile), model.Config.ToJson());
     }
 
     /// <summary>Builds a model from a checkpoint directory (weights upcast to F32).</summary>
@@ -212,19 +212,5 @@ public static class Checkpoint
         d["model.transformer.ln_f.weight"] = [c.DModel];
         if (!c.WeightTying) d["model.transformer.ff_out.weight"] = [c.Rows, c.DModel];
         return d;
-    }
-
-    /// <summary>Writes text to a temp file in the same directory, flushes it to disk and renames it over the target
-    /// (<paramref name="beforeRename"/> runs between the two; crash tests stop there).</summary>
-    public static void AtomicWriteText(string path, string text, Action? beforeRename = null)
-    {
-        string tmp = path + ".tmp-" + Environment.ProcessId;
-        using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
-        {
-            fs.Write(System.Text.Encoding.UTF8.GetBytes(text));
-            fs.Flush(flushToDisk: true);
-        }
-        beforeRename?.Invoke();
-        File.Move(tmp, path, overwrite: true);
     }
 }

@@ -216,8 +216,7 @@ public static class SafeTensorsWriter
         while ((Encoding.UTF8.GetByteCount(sb.ToString()) % 8) != 0) sb.Append(' ');
         var header = Encoding.UTF8.GetBytes(sb.ToString());
 
-        string tmp = path + ".tmp-" + Environment.ProcessId;
-        using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
+        AtomicFile.Write(path, fs =>
         {
             Span<byte> len = stackalloc byte[8];
             BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)header.Length);
@@ -235,8 +234,6 @@ public static class SafeTensorsWriter
                 }
                 fs.Write(host);
             }
-            fs.Flush(flushToDisk: true);
-        }
-        File.Move(tmp, path, overwrite: true);
+        }, bufferSize: 1 << 20);
     }
 }
