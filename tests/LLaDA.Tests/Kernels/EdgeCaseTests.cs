@@ -77,6 +77,7 @@ public class EdgeCaseTests(IlgpuFixture fx)
         using var gw = w.To(Gpu);
         using var gdy = dy.To(Gpu);
         var (_, grstd) = gx.RmsNorm(gw, 1e-5f);
+        TensorAssert.Close(rstd.ToArray(), grstd.ToArray(), 1e-6, 1e-5, "rstd"); // the forward's statistics first: a wrong dx then points at the backward
         var (gdx, gdw) = Tensor.RmsNormBackward(gdy, gx, gw, grstd);
         var (_, gdw2) = Tensor.RmsNormBackward(gdy, gx, gw, grstd);
         TensorAssert.Close(cdx.ToArray(), gdx.ToArray(), 1e-5, 1e-4, "dx");
