@@ -162,7 +162,7 @@ public class OneForwardTests
         {
             var y = m.Forward(win, pad, window);
             tape.Backward(y, rt);
-            for (int p = 0; p < checkedParams.Length; p++) analytic[p] = checkedParams[p].Grad!.ToArray();
+            for (int p = 0; p < checkedParams.Length; p++) analytic[p] = checkedParams[p].Grad?.ToArray() ?? new float[checkedParams[p].Data.Numel]; // no gradient = zeros
         }
         m.ZeroGrad();
 
