@@ -8,7 +8,7 @@ namespace LLaDA.Nn;
 /// h = wte[ids]; N × [h += Attn(RmsNorm h); h += Mlp(RmsNorm h)]; logits = ff_out(ln_f h). No timestep input, no biases,
 /// untied head unless weight_tying. Parameter names are LLaDA's checkpoint names (SPEC §4.4).
 /// </remarks>
-public sealed partial class MaskPredictor : Module
+public sealed class MaskPredictor : Module
 {
     private readonly List<TransformerBlock> _blocks = new();
 
@@ -32,22 +32,56 @@ public sealed partial class MaskPredictor : Module
     /// <summary>The LM head; null when tied to the embedding.</summary>
     public Linear? Head { get; }
 
-    /// <summary>Final hidden states (B, T, C) after ln_f for I32 ids (B, T).</summary>
-    public Variable Hidden(Tensor ids, Tensor? keyPadding = null, int positionOffset = 0)
+    /// <summary>Final hidden states (B, Lq, C) after ln_f for I32 ids (B, Lq) of a window of the sequence: the model's one forward.</summary>
+    /// <param name="keyPadding">(B, Lk) I32 over the keys attended (1 = real token): the whole sequence without a cache or with a dual cache, prefix + window with a prefix cache; or null.</param>
+    /// <param name="window">Where the ids start and how keys/values are cached (default: the whole sequence, no cache).</param>
+    /// <remarks>
+    /// Taped when a <see cref="Tape"/> is open (training: every op is recorded for Backward, so activations live until
+    /// the caller's scope ends); untaped otherwise (inference: values only, each layer's temporaries freed as it ends).
+    /// Both run the same ops in the same order, so they give the same floats.
+    /// </remarks>
+    public Variable Hidden(Tensor ids, Tensor? keyPadding = null, KvWindow window = default)
     {
         if (ids.Rank != 2 || ids.DType != DType.I32)
             throw new TensorException($"MaskPredictor: ids must be I32 (B, T), got {ids.DType} {Check.Fmt(ids.Shape)}");
-        var ctx = new AttentionContext(Config.Causal ? AttnMask.Causal : AttnMask.None, keyPadding, positionOffset);
-        var h = Wte.Forward(ids); // (B, T, C)
-        foreach (var block in _blocks) h = block.Forward(h, ctx);
-        return LnF.Forward(h);
+        window.Validate(ids.Dim(1));
+        bool taped = Tape.Current is not null;
+        var recording = window.Record is null ? null : new KvCache(new Tensor[_blocks.Count], new Tensor[_blocks.Count]);
+        var ctx = new AttentionContext(Config.Causal ? AttnMask.Causal : AttnMask.None, keyPadding, window, recording);
+        var h = Wte.Forward(ids); // (B, Lq, C)
+        foreach (var block in _blocks)
+        {
+            if (taped)
+            {
+                h = block.Forward(h, ctx);
+                continue;
+            }
+            Variable next;
+            using (new TensorScope())
+            {
+                next = block.Forward(h, ctx);
+                next.Data.KeepAlive(); // the layer's output outlives its temporaries
+            }
+            h.Data.Dispose();
+            h = next;
+        }
+        if (recording is not null) window.Record!(recording);
+        var y = LnF.Forward(h);
+        if (!taped) h.Data.Dispose();
+        return y;
     }
 
     /// <summary>Logits (…, V) of hidden states (…, C).</summary>
     public Variable Logits(Variable hidden) => Head is not null ? Head.Forward(hidden) : F.Linear(hidden, Wte.Weight);
 
-    /// <summary>Logits (B, T, V) for I32 ids (B, T).</summary>
-    public Variable Forward(Tensor ids, Tensor? keyPadding = null) => Logits(Hidden(ids, keyPadding));
+    /// <summary>Logits (B, Lq, V) for I32 ids (B, Lq): <see cref="Logits(Variable)"/> of <see cref="Hidden"/> (taped or untaped, see there).</summary>
+    public Variable Forward(Tensor ids, Tensor? keyPadding = null, KvWindow window = default)
+    {
+        var h = Hidden(ids, keyPadding, window);
+        var logits = Logits(h);
+        if (Tape.Current is null) h.Data.Dispose(); // untaped: nothing reads the hidden states again
+        return logits;
+    }
 
     public override IEnumerable<(string Name, Variable Parameter)> NamedParameters()
     {

@@ -3,17 +3,18 @@ using LLaDA.Tensors;
 
 namespace LLaDA.Nn;
 
-/// <summary>Per-call attention inputs: the mask kind, optional key padding (B, T) I32 (1 = real token) and the position of the first query.</summary>
-public sealed record AttentionContext(AttnMask Mask = AttnMask.None, Tensor? KeyPadding = null, int PositionOffset = 0);
+/// <summary>Per-call attention inputs: the mask kind, optional key padding (B, Lk) I32 over the keys attended (1 = real token), the window (first query position and key/value cache) and, when the pass records a cache, where each layer stores its keys and values.</summary>
+public sealed record AttentionContext(AttnMask Mask = AttnMask.None, Tensor? KeyPadding = null, KvWindow Window = default, KvCache? Recording = null);
 
 /// <summary>Multi-head self-attention with rotary embeddings, optional grouped K/V heads and no biases (LLaDA's LLaDALlamaBlock attention).</summary>
 public sealed class SelfAttention : Module
 {
     private readonly MaskPredictorConfig _cfg;
 
-    public SelfAttention(string prefix, MaskPredictorConfig cfg, ulong seed, ulong stream, IBackend backend)
+    public SelfAttention(string prefix, int layer, MaskPredictorConfig cfg, ulong seed, ulong stream, IBackend backend)
     {
         _cfg = cfg;
+        Layer = layer;
         int c = cfg.DModel, kv = cfg.KvHeads * cfg.HeadSize;
         Q = new Linear(prefix + ".q_proj", c, c, cfg.InitStd, seed, stream, backend);
         K = new Linear(prefix + ".k_proj", c, kv, cfg.InitStd, seed, stream + 1, backend);
@@ -26,16 +27,22 @@ public sealed class SelfAttention : Module
     public Linear V { get; }
     public Linear Out { get; }
 
-    /// <summary>x (B, T, C) → (B, T, C).</summary>
+    /// <summary>Index of the block this attention belongs to (its slot in a <see cref="KvCache"/>).</summary>
+    public int Layer { get; }
+
+    /// <summary>x (B, T, C) of the window → (B, T, C); queries at positions Window.Start + t, keys and values from the window and its cache.</summary>
     public Variable Forward(Variable x, AttentionContext ctx)
     {
         int b = x.Data.Dim(0), t = x.Data.Dim(1), c = _cfg.DModel, nh = _cfg.NHeads, nkv = _cfg.KvHeads, hs = _cfg.HeadSize;
-        var q = F.Rope(F.Reshape(Q.Forward(x), b, t, nh, hs), _cfg.RopeTheta, ctx.PositionOffset);  // (B, T, NH, HS)
-        var k = F.Rope(F.Reshape(K.Forward(x), b, t, nkv, hs), _cfg.RopeTheta, ctx.PositionOffset); // (B, T, NKV, HS)
-        var v = F.Reshape(V.Forward(x), b, t, nkv, hs);                                              // (B, T, NKV, HS)
+        int start = ctx.Window.Start;
+        var q = F.Rope(F.Reshape(Q.Forward(x), b, t, nh, hs), _cfg.RopeTheta, start);  // (B, T, NH, HS)
+        var k = F.Rope(F.Reshape(K.Forward(x), b, t, nkv, hs), _cfg.RopeTheta, start); // (B, T, NKV, HS)
+        var v = F.Reshape(V.Forward(x), b, t, nkv, hs);                                 // (B, T, NKV, HS)
+        ctx.Recording?.Store(Layer, k.Data, v.Data);
+        var (keys, values) = ctx.Window.KeysValues(Layer, k, v);                        // (B, Lk, NKV, HS)
         // The kernel reads (B, T, H, HS) storage through (B, H, T, HS) views and writes o the same way: no copies.
-        var o = F.Attention(F.Transpose(q, 1, 2), F.Transpose(k, 1, 2), F.Transpose(v, 1, 2), ctx.Mask, ctx.KeyPadding); // (B, NH, T, HS)
-        var merged = F.Reshape(F.Transpose(o, 1, 2), b, t, c);                                      // (B, T, C)
+        var o = F.Attention(F.Transpose(q, 1, 2), F.Transpose(keys, 1, 2), F.Transpose(values, 1, 2), ctx.Mask, ctx.KeyPadding); // (B, NH, T, HS)
+        var merged = F.Reshape(F.Transpose(o, 1, 2), b, t, c);                         // (B, T, C)
         return Out.Forward(merged);
     }
 
@@ -72,7 +79,7 @@ public sealed class TransformerBlock : Module
         string p = $"model.transformer.blocks.{index}";
         ulong stream = 16 + (ulong)index * 16;
         AttnNorm = new RmsNorm(p + ".attn_norm", cfg.DModel, cfg.RmsNormEps, backend);
-        Attention = new SelfAttention(p, cfg, seed, stream, backend);
+        Attention = new SelfAttention(p, index, cfg, seed, stream, backend);
         FfNorm = new RmsNorm(p + ".ff_norm", cfg.DModel, cfg.RmsNormEps, backend);
         Mlp = new SwiGluMlp(p, cfg, seed, stream + 8, backend);
     }

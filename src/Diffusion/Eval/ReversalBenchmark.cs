@@ -1,3 +1,4 @@
+using LLaDA.Autograd;
 using LLaDA.Diffusion.Data;
 using LLaDA.Diffusion.Sampling;
 using LLaDA.Diffusion.Sampling.Policies;
@@ -240,7 +241,7 @@ public static class ReversalBenchmark
         for (int i = 0; i < n; i++)
         {
             using var scope = new TensorScope();
-            var logits = model.InferLogits(Tensor.FromArray(seq.ToArray(), [1, seq.Count], model.Backend)); // (1, L, V)
+            var logits = Tape.NoGrad(() => model.Forward(Tensor.FromArray(seq.ToArray(), [1, seq.Count], model.Backend))).Data; // (1, L, V)
             var last = logits.Narrow(1, seq.Count - 1, 1).ToArray(); // (embedding_size)
             int best = -1;
             for (int t = 0; t < model.Config.VocabSize; t++)

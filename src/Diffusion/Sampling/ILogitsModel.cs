@@ -1,3 +1,4 @@
+using LLaDA.Autograd;
 using LLaDA.Nn;
 using LLaDA.Tensors;
 
@@ -16,21 +17,21 @@ public interface ILogitsModel
 /// <summary>A model that can reuse keys and values across sampler steps (Fast-dLLM prefix and dual caches).</summary>
 public interface ICachedLogitsModel : ILogitsModel
 {
-    /// <summary>Logits (B, Lq, V) of a window starting at absolute position <paramref name="start"/> (see <see cref="MaskPredictor.InferLogits"/>).</summary>
+    /// <summary>Logits (B, Lq, V) of a window starting at absolute position <paramref name="start"/> (see <see cref="KvWindow"/>).</summary>
     Tensor Logits(Tensor ids, int start, KvCache? cache, CacheMode mode, Action<KvCache>? record, Tensor? keyPadding);
 }
 
-/// <summary>The mask predictor as a sampler model: the inference forward (no tape), with key/value caching.</summary>
+/// <summary>The mask predictor as a sampler model: its one forward, untaped (no tape even inside a training step), with key/value caching.</summary>
 public sealed class MaskPredictorLogits(MaskPredictor model) : ICachedLogitsModel
 {
     public MaskPredictor Model => model;
     public int VocabSize => model.Config.VocabSize;
     public IBackend Backend => model.Backend;
 
-    public Tensor Logits(Tensor ids, Tensor? keyPadding) => VocabOnly(model.InferLogits(ids, keyPadding: keyPadding));
+    public Tensor Logits(Tensor ids, Tensor? keyPadding) => Logits(ids, 0, null, CacheMode.None, null, keyPadding);
 
     public Tensor Logits(Tensor ids, int start, KvCache? cache, CacheMode mode, Action<KvCache>? record, Tensor? keyPadding)
-        => VocabOnly(model.InferLogits(ids, start, cache, mode, record, keyPadding));
+        => VocabOnly(Tape.NoGrad(() => model.Forward(ids, keyPadding, new KvWindow(start, cache, mode, record))).Data);
 
     /// <summary>(B, L, embedding_size) → (B, L, vocab_size): padded embedding rows are not tokens, so no sampler or likelihood may see them.</summary>
     private Tensor VocabOnly(Tensor logits)

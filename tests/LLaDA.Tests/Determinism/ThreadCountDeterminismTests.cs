@@ -66,7 +66,7 @@ public class ThreadCountDeterminismTests
         using var model = new MaskPredictor(Config(), seed: 9);
         var result = new List<int[]>();
         using (var ids = Tensor.FromArray(Rng.Ints(B * L, 23, 3, Vocab), [B, L]))
-        using (var logits = model.InferLogits(ids))
+        using (var logits = model.Forward(ids).Data)
             result.Add(Array.ConvertAll(logits.ToArray(), BitConverter.SingleToInt32Bits));
         var sampler = new ReverseSampler(new MaskPredictorLogits(model), Sp);
         int[][] prompts = Enumerable.Range(0, 4).Select(i => new[] { 2 }.Concat(Rng.Ints(5 + i, 40 + i, 3, Vocab)).ToArray()).ToArray();
