@@ -98,6 +98,7 @@ public static partial class MatMulKernels
     }
 
     /// <summary>One thread per C element with 16-bit inputs converted exactly to FP32 (the reference for the tensor-core kernel, and its fallback on small-group accelerators).</summary>
+    [Kernel]
     internal static void Naive16Kernel(ArrayView<ushort> a, ArrayView<ushort> b, ArrayView<float> c, GemmParams p)
     {
         long idx = (long)Grid.IdxX * Group.DimX + Group.IdxX;
@@ -124,6 +125,7 @@ public static partial class MatMulKernels
         c[ci] = p.Beta == 0f ? p.Alpha * sum : p.Alpha * sum + p.Beta * c[ci];
     }
 
+    [Kernel]
     internal static void TensorCoreKernel(ArrayView<ushort> a, ArrayView<ushort> b, ArrayView<float> c, GemmParams p)
     {
         if (CudaAsm.IsSupported) CudaAsm.Emit(TcDeclare);

@@ -79,6 +79,7 @@ public static partial class MatMulKernels
     // ---- naive and scale kernels ---------------------------------------------------------------------------------
 
     /// <summary>One thread per C element (flattened over batch × m × n): C = alpha·Σ_p op(A)(i,p)·op(B)(p,j) + beta·C.</summary>
+    [Kernel]
     internal static void NaiveKernel(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, GemmParams p)
     {
         long idx = (long)Grid.IdxX * Group.DimX + Group.IdxX;
@@ -106,6 +107,7 @@ public static partial class MatMulKernels
     }
 
     /// <summary>C = beta·C (beta == 0 writes zeros without reading): the k == 0 / alpha == 0 case, where A and B are not read.</summary>
+    [Kernel]
     internal static void ScaleKernel(ArrayView<float> c, GemmParams p)
     {
         long idx = (long)Grid.IdxX * Group.DimX + Group.IdxX;
