@@ -16,7 +16,8 @@ public static partial class KernelCheck
     /// <summary>Thrown by a check whose kernel path this accelerator cannot run; reported as SKIP.</summary>
     private sealed class SkipCheck(string why) : Exception(why);
 
-    private static readonly (bool TA, bool TB)[] AllTransposes = [(false, false), (false, true), (true, false), (true, true)];
+    /// <summary>NN, NT, TN, TT (a property: the Cases table in KernelCheck.cs is built before this file's static fields).</summary>
+    private static (bool TA, bool TB)[] AllTransposes => [(false, false), (false, true), (true, false), (true, true)];
 
     /// <summary>GEMM shapes are (M, N, K); attention shapes (B, NH, NKV, Tq, Tk, HS).</summary>
     private static Case[] KernelPathCases() =>

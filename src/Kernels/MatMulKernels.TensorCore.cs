@@ -76,9 +76,7 @@ public static partial class MatMulKernels
         ArrayView<ushort> b, int ldb, long strideB, bool transB,
         float beta, ArrayView<float> c, int ldc, long strideC, bool naive = false)
     {
-        var p = Validate(batch, m, n, kDim, alpha, a.Length, lda, strideA, transA, b.Length, ldb, strideB, transB, beta, c.Length, ldc, strideC);
-        if (batch == 0 || m == 0 || n == 0) return;
-        if (kDim == 0 || alpha == 0f) { LaunchScale(k, p, c); return; }
+        if (Begin(k, batch, m, n, kDim, alpha, a.Length, lda, strideA, transA, b.Length, ldb, strideB, transB, beta, c, ldc, strideC) is not { } p) return;
         p.IsF16 = f16 ? 1 : 0;
         if (naive || !CanRunTiles(k))
         {
