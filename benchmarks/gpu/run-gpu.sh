@@ -85,7 +85,7 @@ if want torch && [ -f "$GPU_DIR/torch_ref.py" ] && [ "$DEVICE" = cuda ]; then
 fi
 
 if want cli && [ -n "$CLI" ]; then
-  stage cli-check 90 "$CLI" check --device "$KDEV" $SIZE > "$OUT/check.log" 2>&1
+  stage cli-check 150 "$CLI" check --device "$KDEV" $SIZE > "$OUT/check.log" 2>&1
   stage cli-bench 120 "$CLI" bench train --device "$DEVICE" $QUICK > "$OUT/bench.log" 2>&1
   stage cli-sample 90 "$CLI" bench sample --device "$DEVICE" $QUICK > "$OUT/sample.log" 2>&1
   if [ -f "$GPU_DIR/peers/llada_torch.py" ] && [ "$DEVICE" = cuda ]; then

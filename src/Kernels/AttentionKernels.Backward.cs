@@ -10,6 +10,7 @@ namespace LLaDA.Kernels;
 public static partial class AttentionKernels
 {
     /// <summary>dk, dv for one (b, kv head, 64-key tile, d block): loops over every query head sharing the kv head and every query tile that can see the key tile. Grid (KTiles·DBlocks, NKV, B).</summary>
+    [Kernel]
     internal static void BackwardDkDvKernel(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<int> pad,
         ArrayView<float> o, ArrayView<float> lse, ArrayView<float> dO, ArrayView<float> dk, ArrayView<float> dv, AttnParams p)
     {
@@ -81,6 +82,7 @@ public static partial class AttentionKernels
     }
 
     /// <summary>dq for one (b, h, 64-query tile, d block): loops over the key tiles the tile can see. Grid (QTiles·DBlocks, NH, B).</summary>
+    [Kernel]
     internal static void BackwardDqKernel(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<int> pad,
         ArrayView<float> o, ArrayView<float> lse, ArrayView<float> dO, ArrayView<float> dq, AttnParams p)
     {

@@ -7,6 +7,7 @@ namespace LLaDA.Kernels;
 // Forward: one group per (b, h, 64-query tile, d block); grid (QTiles·DBlocks, NH, B).
 public static partial class AttentionKernels
 {
+    [Kernel]
     internal static void ForwardKernel(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<int> pad,
         ArrayView<float> o, ArrayView<float> lse, AttnParams p)
     {

@@ -1,7 +1,7 @@
 using ILGPU;
 using ILGPU.Algorithms;
 using ILGPU.Runtime;
-using LLaDA.Tensors.Cpu;
+using LLaDA.Tensors;
 
 namespace LLaDA.Kernels;
 
@@ -48,6 +48,7 @@ public static partial class AttentionKernels
     }
 
     /// <summary>o_i = Σ_j softmax_j(s_ij)·v_j in two passes over the keys (max, then exp-sum and accumulation into o_i); lse_i natural log.</summary>
+    [Kernel]
     internal static void ForwardNaiveKernel(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<int> pad,
         ArrayView<float> o, ArrayView<float> lse, AttnParams p)
     {
@@ -84,6 +85,7 @@ public static partial class AttentionKernels
     }
 
     /// <summary>dq_i = scale·Σ_j P_ij (dO_i·v_j − D_i)·k_j with P recomputed from lse and D_i = dO_i·O_i.</summary>
+    [Kernel]
     internal static void BackwardDqNaiveKernel(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<int> pad,
         ArrayView<float> o, ArrayView<float> lse, ArrayView<float> dO, ArrayView<float> dq, AttnParams p)
     {
@@ -110,6 +112,7 @@ public static partial class AttentionKernels
     }
 
     /// <summary>dk_j = scale·Σ_{h,i} dS_ij·q_i and dv_j = Σ_{h,i} P_ij·dO_i over the query heads h sharing kv head of j.</summary>
+    [Kernel]
     internal static void BackwardDkDvNaiveKernel(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<int> pad,
         ArrayView<float> o, ArrayView<float> lse, ArrayView<float> dO, ArrayView<float> dk, ArrayView<float> dv, AttnParams p)
     {

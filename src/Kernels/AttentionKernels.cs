@@ -40,7 +40,6 @@ public static partial class AttentionKernels
     internal const int PFloats = Tile * XStride;
     internal const float Log2E = 1.4426950408889634f;
     internal const float Ln2 = 0.6931471805599453f;
-    public const int MaxHeadSize = 256;
 
     /// <summary>o = softmax(q·kᵀ·scale + mask)·v and lse (see the class remarks); the tiled flash kernels, or the naive ones where 256-thread groups are unavailable.</summary>
     public static void Forward(KernelContext k, AttentionShape s, ArrayView<float> q, AttnLayout lq, ArrayView<float> kk, AttnLayout lk,
@@ -83,11 +82,7 @@ public static partial class AttentionKernels
         ArrayView<float> v, AttnLayout lv, ArrayView<int> keyPadding, ArrayView<float> o, AttnLayout lo, ArrayView<float> lse)
     {
         var p = MakeParams(s, lq, lk, lv, lo, default, keyPadding);
-        Require(q, lq, s.B, s.NH, s.Tq, s.HS, "q");
-        Require(kk, lk, s.B, s.NKV, s.Tk, s.HS, "k");
-        Require(v, lv, s.B, s.NKV, s.Tk, s.HS, "v");
-        Require(o, lo, s.B, s.NH, s.Tq, s.HS, "o");
-        RequireLength(lse, (long)s.B * s.NH * s.Tq, "lse");
+        RequireForwardOperands(s, q, lq, kk, lk, v, lv, o, lo, lse);
         return p;
     }
 
@@ -96,16 +91,23 @@ public static partial class AttentionKernels
         ArrayView<float> dO, AttnLayout ldo, ArrayView<float> dq, ArrayView<float> dk, ArrayView<float> dv)
     {
         var p = MakeParams(s, lq, lk, lv, lo, ldo, keyPadding);
-        Require(q, lq, s.B, s.NH, s.Tq, s.HS, "q");
-        Require(kk, lk, s.B, s.NKV, s.Tk, s.HS, "k");
-        Require(v, lv, s.B, s.NKV, s.Tk, s.HS, "v");
-        Require(o, lo, s.B, s.NH, s.Tq, s.HS, "o");
+        RequireForwardOperands(s, q, lq, kk, lk, v, lv, o, lo, lse);
         Require(dO, ldo, s.B, s.NH, s.Tq, s.HS, "dO");
         Require(dq, lq, s.B, s.NH, s.Tq, s.HS, "dq");
         Require(dk, lk, s.B, s.NKV, s.Tk, s.HS, "dk");
         Require(dv, lv, s.B, s.NKV, s.Tk, s.HS, "dv");
-        RequireLength(lse, (long)s.B * s.NH * s.Tq, "lse");
         return p;
+    }
+
+    /// <summary>q, k, v, o cover their (B, heads, T, HS) extents in their layouts and lse holds B·NH·Tq values (forward and backward alike).</summary>
+    private static void RequireForwardOperands(in AttentionShape s, ArrayView<float> q, AttnLayout lq, ArrayView<float> kk, AttnLayout lk,
+        ArrayView<float> v, AttnLayout lv, ArrayView<float> o, AttnLayout lo, ArrayView<float> lse)
+    {
+        Require(q, lq, s.B, s.NH, s.Tq, s.HS, "q");
+        Require(kk, lk, s.B, s.NKV, s.Tk, s.HS, "k");
+        Require(v, lv, s.B, s.NKV, s.Tk, s.HS, "v");
+        Require(o, lo, s.B, s.NH, s.Tq, s.HS, "o");
+        RequireLength(lse, (long)s.B * s.NH * s.Tq, "lse");
     }
 
     // ---- host-side checks and parameters -------------------------------------------------------------------------
@@ -113,7 +115,7 @@ public static partial class AttentionKernels
     private static AttnParams MakeParams(in AttentionShape s, AttnLayout lq, AttnLayout lk, AttnLayout lv, AttnLayout lo, AttnLayout ldo,
         ArrayView<int> keyPadding)
     {
-        s.Validate(MaxHeadSize);
+        s.Validate();
         bool hasPad = keyPadding.Length > 0;
         if (hasPad && keyPadding.Length < (long)s.B * s.Tk)
             throw new ArgumentException($"keyPadding has {keyPadding.Length} elements, needs B·Tk = {(long)s.B * s.Tk}.", nameof(keyPadding));

@@ -23,20 +23,15 @@ public sealed partial class IlgpuBackend
 
     public void Attention(Tensor q, Tensor k, Tensor v, Tensor? keyPadding, AttnMask mask, float scale, Tensor o, Tensor lse)
     {
-        AttentionKernels.Forward(Kernels, AttnShape(q, k, mask, scale), F(q), AttnLayoutOf(q), F(k), AttnLayoutOf(k), F(v), AttnLayoutOf(v),
-            keyPadding is null ? ArrayView<int>.Empty : I(keyPadding), F(o), AttnLayoutOf(o), F(lse));
+        AttentionKernels.Forward(Kernels, AttentionShape.Of(q, k, mask, scale), F(q), AttnLayout.Of(q), F(k), AttnLayout.Of(k), F(v), AttnLayout.Of(v),
+            keyPadding is null ? ArrayView<int>.Empty : I(keyPadding), F(o), AttnLayout.Of(o), F(lse));
     }
 
     public void AttentionBackward(Tensor q, Tensor k, Tensor v, Tensor? keyPadding, AttnMask mask, float scale, Tensor o, Tensor lse, Tensor dO, Tensor dq, Tensor dk, Tensor dv)
     {
-        AttentionKernels.Backward(Kernels, AttnShape(q, k, mask, scale), F(q), AttnLayoutOf(q), F(k), AttnLayoutOf(k), F(v), AttnLayoutOf(v),
-            keyPadding is null ? ArrayView<int>.Empty : I(keyPadding), F(o), AttnLayoutOf(o), F(lse), F(dO), AttnLayoutOf(dO), F(dq), F(dk), F(dv));
+        AttentionKernels.Backward(Kernels, AttentionShape.Of(q, k, mask, scale), F(q), AttnLayout.Of(q), F(k), AttnLayout.Of(k), F(v), AttnLayout.Of(v),
+            keyPadding is null ? ArrayView<int>.Empty : I(keyPadding), F(o), AttnLayout.Of(o), F(lse), F(dO), AttnLayout.Of(dO), F(dq), F(dk), F(dv));
     }
-
-    private static AttentionShape AttnShape(Tensor q, Tensor k, AttnMask mask, float scale)
-        => new(q.Shape[0], q.Shape[1], k.Shape[1], q.Shape[2], k.Shape[2], q.Shape[3], scale, mask);
-
-    private static AttnLayout AttnLayoutOf(Tensor t) => new(t.Strides[0], t.Strides[1], t.Strides[2]);
 
     // ---------------------------------------------------------------- softmax, RMSNorm, RoPE
 

@@ -284,11 +284,11 @@ public sealed partial class IlgpuBackend : IBackend
             long limit = _limits[k];
             throw new TensorException((IndexOp)k switch
             {
-                IndexOp.IndexSelect => $"IndexSelect: id {value} at position {at} is out of range for {limit} rows",
-                IndexOp.IndexAdd => $"IndexAdd: id {value} at position {at} is out of range for {limit} rows",
-                IndexOp.Gather => $"Gather: index {value} at flat position {at} is out of range for size {limit}",
-                IndexOp.ScatterAdd => $"ScatterAdd: index {value} at flat position {at} is out of range for size {limit}",
-                _ => $"CrossEntropy: target {value} at row {at} is out of range for {limit} classes",
+                IndexOp.IndexSelect => Check.IdOutOfRange("IndexSelect", value, at, limit),
+                IndexOp.IndexAdd => Check.IdOutOfRange("IndexAdd", value, at, limit),
+                IndexOp.Gather => Check.IndexOutOfRange("Gather", value, at, limit),
+                IndexOp.ScatterAdd => Check.IndexOutOfRange("ScatterAdd", value, at, limit),
+                _ => Check.TargetOutOfRange(value, at, limit),
             });
         }
     }

@@ -76,9 +76,7 @@ public static partial class MatMulKernels
         ArrayView<ushort> b, int ldb, long strideB, bool transB,
         float beta, ArrayView<float> c, int ldc, long strideC, bool naive = false)
     {
-        var p = Validate(batch, m, n, kDim, alpha, a.Length, lda, strideA, transA, b.Length, ldb, strideB, transB, beta, c.Length, ldc, strideC);
-        if (batch == 0 || m == 0 || n == 0) return;
-        if (kDim == 0 || alpha == 0f) { LaunchScale(k, p, c); return; }
+        if (Begin(k, batch, m, n, kDim, alpha, a.Length, lda, strideA, transA, b.Length, ldb, strideB, transB, beta, c, ldc, strideC) is not { } p) return;
         p.IsF16 = f16 ? 1 : 0;
         if (naive || !CanRunTiles(k))
         {
@@ -98,6 +96,7 @@ public static partial class MatMulKernels
     }
 
     /// <summary>One thread per C element with 16-bit inputs converted exactly to FP32 (the reference for the tensor-core kernel, and its fallback on small-group accelerators).</summary>
+    [Kernel]
     internal static void Naive16Kernel(ArrayView<ushort> a, ArrayView<ushort> b, ArrayView<float> c, GemmParams p)
     {
         long idx = (long)Grid.IdxX * Group.DimX + Group.IdxX;
@@ -124,6 +123,7 @@ public static partial class MatMulKernels
         c[ci] = p.Beta == 0f ? p.Alpha * sum : p.Alpha * sum + p.Beta * c[ci];
     }
 
+    [Kernel]
     internal static void TensorCoreKernel(ArrayView<ushort> a, ArrayView<ushort> b, ArrayView<float> c, GemmParams p)
     {
         if (CudaAsm.IsSupported) CudaAsm.Emit(TcDeclare);

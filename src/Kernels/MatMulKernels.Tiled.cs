@@ -30,6 +30,7 @@ public static partial class MatMulKernels
 {
     internal const int TileM = 128, TileN = 128, TileK = 8, TiledThreads = 256;
 
+    [Kernel]
     internal static void TiledKernel(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, GemmParams p)
     {
         // [buffer][k][m] and [buffer][k][n]; allocated as F4 so the shared arrays are 16-byte aligned (ld.shared.v4).

@@ -39,9 +39,7 @@ public static partial class MatMulKernels
         ArrayView<float> b, int ldb, long strideB, bool transB,
         float beta, ArrayView<float> c, int ldc, long strideC)
     {
-        var p = Validate(batch, m, n, kDim, alpha, a.Length, lda, strideA, transA, b.Length, ldb, strideB, transB, beta, c.Length, ldc, strideC);
-        if (batch == 0 || m == 0 || n == 0) return;
-        if (kDim == 0 || alpha == 0f) { LaunchScale(k, p, c); return; }
+        if (Begin(k, batch, m, n, kDim, alpha, a.Length, lda, strideA, transA, b.Length, ldb, strideB, transB, beta, c, ldc, strideC) is not { } p) return;
         if ((long)m * n * kDim <= NaiveMaxWork || !CanRunTiles(k)) LaunchNaive(k, p, a, b, c);
         else LaunchTiled(k, p, a, b, c);
     }
@@ -55,9 +53,7 @@ public static partial class MatMulKernels
         ArrayView<float> b, int ldb, long strideB, bool transB,
         float beta, ArrayView<float> c, int ldc, long strideC)
     {
-        var p = Validate(batch, m, n, kDim, alpha, a.Length, lda, strideA, transA, b.Length, ldb, strideB, transB, beta, c.Length, ldc, strideC);
-        if (batch == 0 || m == 0 || n == 0) return;
-        if (kDim == 0 || alpha == 0f) { LaunchScale(k, p, c); return; }
+        if (Begin(k, batch, m, n, kDim, alpha, a.Length, lda, strideA, transA, b.Length, ldb, strideB, transB, beta, c, ldc, strideC) is not { } p) return;
         LaunchNaive(k, p, a, b, c);
     }
 
@@ -70,15 +66,14 @@ public static partial class MatMulKernels
     {
         if (!CanRunTiles(k))
             throw new NotSupportedException($"SgemmTiled needs {TiledThreads}-thread groups; {k.Accelerator.Name} allows {k.Accelerator.MaxNumThreadsPerGroup}.");
-        var p = Validate(batch, m, n, kDim, alpha, a.Length, lda, strideA, transA, b.Length, ldb, strideB, transB, beta, c.Length, ldc, strideC);
-        if (batch == 0 || m == 0 || n == 0) return;
-        if (kDim == 0 || alpha == 0f) { LaunchScale(k, p, c); return; }
+        if (Begin(k, batch, m, n, kDim, alpha, a.Length, lda, strideA, transA, b.Length, ldb, strideB, transB, beta, c, ldc, strideC) is not { } p) return;
         LaunchTiled(k, p, a, b, c);
     }
 
     // ---- naive and scale kernels ---------------------------------------------------------------------------------
 
     /// <summary>One thread per C element (flattened over batch × m × n): C = alpha·Σ_p op(A)(i,p)·op(B)(p,j) + beta·C.</summary>
+    [Kernel]
     internal static void NaiveKernel(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, GemmParams p)
     {
         long idx = (long)Grid.IdxX * Group.DimX + Group.IdxX;
@@ -106,6 +101,7 @@ public static partial class MatMulKernels
     }
 
     /// <summary>C = beta·C (beta == 0 writes zeros without reading): the k == 0 / alpha == 0 case, where A and B are not read.</summary>
+    [Kernel]
     internal static void ScaleKernel(ArrayView<float> c, GemmParams p)
     {
         long idx = (long)Grid.IdxX * Group.DimX + Group.IdxX;
@@ -144,6 +140,19 @@ public static partial class MatMulKernels
     }
 
     // ---- argument checks (CpuMatMul's rules, plus: every element touched lies inside its view) --------------------
+
+    /// <summary>Validates a call (<see cref="Validate"/>) and finishes the trivial ones itself: an empty C, or k = 0 / alpha = 0
+    /// (C = beta·C, A and B unread). Null when nothing is left to compute, else the launch parameters.</summary>
+    internal static GemmParams? Begin(KernelContext k, int batch, int m, int n, int kDim, float alpha,
+        long aLength, int lda, long strideA, bool transA,
+        long bLength, int ldb, long strideB, bool transB,
+        float beta, ArrayView<float> c, int ldc, long strideC)
+    {
+        var p = Validate(batch, m, n, kDim, alpha, aLength, lda, strideA, transA, bLength, ldb, strideB, transB, beta, c.Length, ldc, strideC);
+        if (batch == 0 || m == 0 || n == 0) return null;
+        if (kDim == 0 || alpha == 0f) { LaunchScale(k, p, c); return null; }
+        return p;
+    }
 
     internal static GemmParams Validate(int batch, int m, int n, int k, float alpha,
         long aLength, int lda, long strideA, bool transA,

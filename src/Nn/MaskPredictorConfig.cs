@@ -72,7 +72,7 @@ public sealed record MaskPredictorConfig
         In("init_std", InitStd, 0, 10, loOpen: true);
         Need(DModel % NHeads == 0, $"d_model {DModel} is not divisible by n_heads {NHeads}");
         Need(HeadSize % 2 == 0, $"head size {HeadSize} must be even for rotary embeddings");
-        Need(HeadSize <= 256, $"head size {HeadSize} exceeds 256");
+        Need(HeadSize <= LLaDA.Tensors.AttentionShape.MaxHeadSize, $"head size {HeadSize} exceeds {LLaDA.Tensors.AttentionShape.MaxHeadSize}");
         Need(NHeads % KvHeads == 0, $"n_heads {NHeads} is not a multiple of n_kv_heads {KvHeads}");
         foreach (var (field, id) in new[] { ("mask_token_id", (int?)MaskTokenId), ("eos_token_id", EosTokenId), ("pad_token_id", PadTokenId), ("bos_token_id", BosTokenId) })
             Need(id is null || (id >= 0 && id < Rows), $"{field} {id} is outside the embedding ({Rows} rows)");

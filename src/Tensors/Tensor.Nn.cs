@@ -214,8 +214,8 @@ public sealed partial class Tensor
             throw new TensorException($"{op}: q {Check.Fmt(q.Shape)} and k {Check.Fmt(k.Shape)} differ in batch or head size");
         if (k.Dim(1) == 0 || q.Dim(1) % k.Dim(1) != 0)
             throw new TensorException($"{op}: {q.Dim(1)} query heads are not a multiple of {k.Dim(1)} key/value heads");
-        if (q.Dim(3) < 1 || q.Dim(3) > 256)
-            throw new TensorException($"{op}: head size {q.Dim(3)} is outside 1..256");
+        if (q.Dim(3) < 1 || q.Dim(3) > AttentionShape.MaxHeadSize)
+            throw new TensorException($"{op}: head size {q.Dim(3)} is outside 1..{AttentionShape.MaxHeadSize}");
         if (keyPadding is not null)
         {
             Check.DType(op, "keyPadding", keyPadding, DType.I32);

@@ -20,6 +20,17 @@ public static class Check
         return sb.Append(')').ToString();
     }
 
+    // The index errors every backend reports (the CPU while reading the ids, a device after its kernel flagged one).
+
+    /// <summary>"OP: id I at position P is out of range for R rows" (IndexSelect, IndexAdd).</summary>
+    public static string IdOutOfRange(string op, long id, long position, long rows) => $"{op}: id {id} at position {position} is out of range for {rows} rows";
+
+    /// <summary>"OP: index I at flat position P is out of range for size N" (Gather, ScatterAdd).</summary>
+    public static string IndexOutOfRange(string op, long index, long position, long size) => $"{op}: index {index} at flat position {position} is out of range for size {size}";
+
+    /// <summary>"CrossEntropy: target T at row R is out of range for V classes".</summary>
+    public static string TargetOutOfRange(long target, long row, long classes) => $"CrossEntropy: target {target} at row {row} is out of range for {classes} classes";
+
     /// <summary>Throws unless the tensor has the given dtype.</summary>
     public static void DType(string op, string name, Tensor t, DType expected)
     {

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using LLaDA.Diagnostics;
 using LLaDA.Tensors;
 using LLaDA.Tensors.Cpu;
 
@@ -37,7 +38,7 @@ public static class BenchCommand
             // On an ILGPU device: the kernels' own timings (GEMM fp32/bf16/f16, attention), then training steps there.
             // On an ILGPU device the kernels' own GEMM (fp32, bf16/f16 tensor cores) and attention timings come first;
             // every other family then runs through the IlgpuBackend like on the CPU.
-            if (op is "all" or "matmul" or "attention") LLaDA.Kernels.KernelBench.Run(gpu.Kernels, Console.Out, json);
+            if (op is "all" or "matmul" or "attention") KernelBench.Run(gpu.Kernels, Console.Out, json);
             if (op is "matmul" or "attention") return 0;
         }
         if (!json)

@@ -1,5 +1,6 @@
 using LLaDA.Diffusion.Data;
 using LLaDA.Diffusion.Training;
+using LLaDA.Diagnostics;
 using LLaDA.Nn;
 using LLaDA.Tensors;
 using LLaDA.Tensors.Cpu;

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using LLaDA.Diagnostics;
 using LLaDA.Kernels;
 
 namespace LLaDA.Cli.Commands;
@@ -21,9 +22,9 @@ public static class CheckCommand
         if (ptxDir is not null)
         {
             // No device needed: ILGPU's PTX backend runs anywhere; ptxas -v on the GPU machine reads the files.
-            var failures = KernelPtxDump.WriteAll(ptxDir);
+            var (paths, failures) = KernelPtx.WriteAll(ptxDir);
             foreach (var f in failures) Console.WriteLine($"PTX FAIL {f}");
-            Console.WriteLine($"wrote the PTX (SM 9.0) of {KernelPtxDump.KernelMethods().Count - failures.Count} kernels to {Path.GetFullPath(ptxDir)}");
+            Console.WriteLine($"wrote the PTX (SM 9.0) of {paths.Count} kernels to {Path.GetFullPath(ptxDir)}");
             return failures.Count > 0 ? 1 : 0;
         }
         if (device == "cpu") throw new OptionException("check compares an ILGPU device with the CPU backend: use --device cuda, ilgpu-cpu or opencl");

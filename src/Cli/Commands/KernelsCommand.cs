@@ -1,8 +1,9 @@
+using LLaDA.Diagnostics;
 using LLaDA.Kernels;
 
 namespace LLaDA.Cli.Commands;
 
-/// <summary>`llada kernels ptx DIR | check | bench [--device cuda|ilgpu-cpu] [--json]`: the matmul/attention kernels' own check (every path vs CpuMatMul/CpuAttention), timings (JSON lines shaped like torch_ref.py's) and the PTX of every kernel for ptxas -v.</summary>
+/// <summary>`llada kernels ptx DIR | check | bench [--device cuda|ilgpu-cpu] [--json]`: the matmul/attention kernels' check (KernelCheck's "kernel.*" checks: every GEMM path vs the exact product, attention vs the CPU backend), timings (KernelBench: JSON lines shaped like torch_ref.py's) and the PTX of every kernel for ptxas -v (KernelPtx).</summary>
 public static class KernelsCommand
 {
     public static int Run(Options o)
@@ -15,9 +16,9 @@ public static class KernelsCommand
         {
             string dir = o.Positional.Count > 1 ? o.Positional[1] : o.String("out") ?? "ptx";
             o.RejectUnknown();
-            var failures = KernelPtxDump.WriteAll(dir);                      // every [Kernel] of the backend
+            var (paths, failures) = KernelPtx.WriteAll(dir);                 // every [Kernel] of the backend
             foreach (var f in failures) Console.WriteLine($"PTX FAIL {f}");
-            foreach (var p in KernelPtx.DumpAll(dir)) Console.WriteLine(p); // matmul / attention kernels
+            foreach (var p in paths) Console.WriteLine(p);
             return failures.Count > 0 ? 1 : 0;
         }
         o.RejectUnknown();
@@ -27,13 +28,9 @@ public static class KernelsCommand
         switch (what)
         {
             case "check":
-                bool ok;
-                try { ok = KernelBench.Check(k, Console.Out, json); }
-                catch (Exception e)
-                {
-                    Console.WriteLine($"check threw: {e}");
-                    ok = false;
-                }
+                // Small shapes on ILGPU's CPU accelerator, model-sized ones on a GPU; one line (or JSON line) per check and shape.
+                var size = k.IsCpu ? KernelCheck.Size.Tiny : KernelCheck.Size.Moderate;
+                bool ok = KernelCheck.RunAll(backend, size, "kernel.", r => Console.WriteLine(json ? r.ToJson() : r.ToString())).All(r => r.Passed);
                 Console.Error.WriteLine(ok ? "check: all ok" : "check: FAILED");
                 return ok ? 0 : 1;
             case "bench":

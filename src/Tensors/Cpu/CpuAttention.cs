@@ -32,7 +32,6 @@ public static unsafe partial class CpuAttention
     internal const int KeyTile = 64;
     /// <summary>Below this many flops a call runs on the calling thread: Parallel.For's start-up (~5–20 µs) would dominate.</summary>
     private const long SerialFlops = 1L << 21;
-    private const int MaxHeadSize = 256;
 
     /// <summary>o = softmax(q·kᵀ·scale + mask)·v; lse[b,h,i] = log Σ_j exp(s_ij) (natural log, of the scaled, masked scores), saved for backward.</summary>
     /// <param name="s">Sizes, scale and mask.</param>
@@ -106,7 +105,7 @@ public static unsafe partial class CpuAttention
 
     // ---- argument checks -------------------------------------------------------------------------------------------
 
-    private static void Validate(in AttentionShape s) => s.Validate(MaxHeadSize);
+    private static void Validate(in AttentionShape s) => s.Validate();
 
     private static void RequireNonNull(void* p, string name)
     {

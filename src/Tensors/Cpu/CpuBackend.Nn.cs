@@ -334,7 +334,7 @@ public sealed unsafe partial class CpuBackend
         float* pl = F(logits), pw = F(weights), ploss = F(loss), plse = F(lse);
         int* pt = I(targets);
         for (long r = 0; r < rows; r++)
-            if (pt[r] >= v) throw new TensorException($"CrossEntropy: target {pt[r]} at row {r} is out of range for {v} classes");
+            if (pt[r] >= v) throw new TensorException(Check.TargetOutOfRange(pt[r], r, v));
         CpuParallel.For(rows, v * 3L, (s, e) =>
         {
             for (long r = s; r < e; r++)
@@ -397,23 +397,18 @@ public sealed unsafe partial class CpuBackend
 
     public void Attention(Tensor q, Tensor k, Tensor v, Tensor? keyPadding, AttnMask mask, float scale, Tensor o, Tensor lse)
     {
-        var s = AttnShape(q, k, mask, scale);
-        CpuAttention.Forward(s, F(q), AttnLayoutOf(q), F(k), AttnLayoutOf(k), F(v), AttnLayoutOf(v),
-            keyPadding is null ? null : I(keyPadding), F(o), AttnLayoutOf(o), F(lse));
+        var s = AttentionShape.Of(q, k, mask, scale);
+        CpuAttention.Forward(s, F(q), AttnLayout.Of(q), F(k), AttnLayout.Of(k), F(v), AttnLayout.Of(v),
+            keyPadding is null ? null : I(keyPadding), F(o), AttnLayout.Of(o), F(lse));
     }
 
     public void AttentionBackward(Tensor q, Tensor k, Tensor v, Tensor? keyPadding, AttnMask mask, float scale, Tensor o, Tensor lse, Tensor dO, Tensor dq, Tensor dk, Tensor dv)
     {
-        var s = AttnShape(q, k, mask, scale);
-        CpuAttention.Backward(s, F(q), AttnLayoutOf(q), F(k), AttnLayoutOf(k), F(v), AttnLayoutOf(v),
-            keyPadding is null ? null : I(keyPadding), F(o), AttnLayoutOf(o), F(lse), F(dO), AttnLayoutOf(dO),
+        var s = AttentionShape.Of(q, k, mask, scale);
+        CpuAttention.Backward(s, F(q), AttnLayout.Of(q), F(k), AttnLayout.Of(k), F(v), AttnLayout.Of(v),
+            keyPadding is null ? null : I(keyPadding), F(o), AttnLayout.Of(o), F(lse), F(dO), AttnLayout.Of(dO),
             F(dq), F(dk), F(dv));
     }
-
-    private static AttentionShape AttnShape(Tensor q, Tensor k, AttnMask mask, float scale)
-        => new(q.Shape[0], q.Shape[1], k.Shape[1], q.Shape[2], k.Shape[2], q.Shape[3], scale, mask);
-
-    private static AttnLayout AttnLayoutOf(Tensor t) => new(t.Strides[0], t.Strides[1], t.Strides[2]);
 
     // ---------------------------------------------------------------- embedding, gather, scatter
 
@@ -424,7 +419,7 @@ public sealed unsafe partial class CpuBackend
         int* pi = I(ids);
         float* ps = F(src), py = F(y);
         for (long i = 0; i < n; i++)
-            if ((uint)pi[i] >= (uint)v) throw new TensorException($"IndexSelect: id {pi[i]} at position {i} is out of range for {v} rows");
+            if ((uint)pi[i] >= (uint)v) throw new TensorException(Check.IdOutOfRange("IndexSelect", pi[i], i, v));
         CpuParallel.For(n, c, (s, e) =>
         {
             for (long i = s; i < e; i++) new ReadOnlySpan<float>(ps + (long)pi[i] * c, c).CopyTo(new Span<float>(py + i * c, c));
@@ -438,7 +433,7 @@ public sealed unsafe partial class CpuBackend
         int* pi = I(ids);
         float* ps = F(src), pd = F(dst);
         for (long i = 0; i < n; i++)
-            if ((uint)pi[i] >= (uint)v) throw new TensorException($"IndexAdd: id {pi[i]} at position {i} is out of range for {v} rows");
+            if ((uint)pi[i] >= (uint)v) throw new TensorException(Check.IdOutOfRange("IndexAdd", pi[i], i, v));
         // Split the columns between workers so repeated ids never race.
         CpuParallel.For(c, n, (c0, c1) =>
         {
@@ -457,8 +452,7 @@ public sealed unsafe partial class CpuBackend
         long rows = index.Numel / Math.Max(m, 1);
         float* px = F(x), py = F(y);
         int* pi = I(index);
-        for (long i = 0; i < index.Numel; i++)
-            if ((uint)pi[i] >= (uint)n) throw new TensorException($"Gather: index {pi[i]} at flat position {i} is out of range for size {n}");
+        CheckIndices("Gather", pi, index.Numel, n);
         CpuParallel.For(rows, m, (s, e) =>
         {
             for (long r = s; r < e; r++)
@@ -472,13 +466,19 @@ public sealed unsafe partial class CpuBackend
         long rows = index.Numel / Math.Max(m, 1);
         float* ps = F(src), pd = F(dst);
         int* pi = I(index);
-        for (long i = 0; i < index.Numel; i++)
-            if ((uint)pi[i] >= (uint)n) throw new TensorException($"ScatterAdd: index {pi[i]} at flat position {i} is out of range for size {n}");
+        CheckIndices("ScatterAdd", pi, index.Numel, n);
         CpuParallel.For(rows, m, (s, e) =>
         {
             for (long r = s; r < e; r++)
                 for (int j = 0; j < m; j++) pd[r * n + pi[r * m + j]] += ps[r * m + j];
         });
+    }
+
+    /// <summary>Every index of Gather/ScatterAdd in 0..n−1, else a TensorException naming the op, the value and its flat position.</summary>
+    private static void CheckIndices(string op, int* pi, long count, int n)
+    {
+        for (long i = 0; i < count; i++)
+            if ((uint)pi[i] >= (uint)n) throw new TensorException(Check.IndexOutOfRange(op, pi[i], i, n));
     }
 
     // ---------------------------------------------------------------- optimizer

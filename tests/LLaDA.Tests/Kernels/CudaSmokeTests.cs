@@ -1,3 +1,4 @@
+using LLaDA.Diagnostics;
 using LLaDA.Kernels;
 using LLaDA.Tensors;
 using LLaDA.Tests.Testing;

@@ -1,3 +1,4 @@
+using LLaDA.Diagnostics;
 using LLaDA.Kernels;
 using Xunit;
 using Xunit.Abstractions;

@@ -1,11 +1,12 @@
 using System.Text.Json;
+using LLaDA.Diagnostics;
 using LLaDA.Kernels;
 using LLaDA.Tests.Testing;
 using Xunit;
 
 namespace LLaDA.Tests.Kernels;
 
-/// <summary>KernelBench (the device check and timing entry the GPU script runs) works end to end on the CPU accelerator, and on CUDA where present.</summary>
+/// <summary>The device check (KernelCheck's "kernel.*" checks, `llada kernels check`) and timings (KernelBench) the GPU script runs work end to end on the CPU accelerator, and on CUDA where present.</summary>
 public sealed class MatMulAttentionBenchTests : IClassFixture<KernelCpuFixture>
 {
     private readonly KernelContext _k;
@@ -15,8 +16,9 @@ public sealed class MatMulAttentionBenchTests : IClassFixture<KernelCpuFixture>
     [Fact]
     public void Check_OnCpuAccelerator_AllPathsPass()
     {
+        using var device = IlgpuBackend.CreateCpu();
         var log = new StringWriter();
-        Assert.True(KernelBench.Check(_k, log, json: true), log.ToString());
+        Assert.True(KernelPathsPass(device, KernelCheck.Size.Tiny, log, json: true), log.ToString());
         foreach (string line in log.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries))
             Assert.True(JsonDocument.Parse(line).RootElement.GetProperty("ok").GetBoolean(), line);
     }
@@ -39,9 +41,9 @@ public sealed class MatMulAttentionBenchTests : IClassFixture<KernelCpuFixture>
     [GpuFact]
     public void Check_OnCuda_AllPathsMatchCpu()
     {
-        using var k = CudaProbe.Create();
+        using var device = IlgpuBackend.CreateCuda();
         var log = new StringWriter();
-        Assert.True(KernelBench.Check(k, log), log.ToString());
+        Assert.True(KernelPathsPass(device, KernelCheck.Size.Moderate, log), log.ToString());
     }
 
     [GpuFact]
@@ -51,5 +53,12 @@ public sealed class MatMulAttentionBenchTests : IClassFixture<KernelCpuFixture>
         var log = new StringWriter();
         KernelBench.Run(k, log, json: true);
         Assert.NotEmpty(log.ToString());
+    }
+
+    /// <summary>Runs the "kernel.*" checks as `llada kernels check` does, one line (or JSON line) each; true when none failed.</summary>
+    internal static bool KernelPathsPass(IlgpuBackend device, KernelCheck.Size size, TextWriter log, bool json = false)
+    {
+        var results = KernelCheck.RunAll(device, size, "kernel.", r => log.WriteLine(json ? r.ToJson() : r.ToString()));
+        return results.Count > 0 && results.All(r => r.Passed);
     }
 }

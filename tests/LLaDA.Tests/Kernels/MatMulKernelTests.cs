@@ -1,5 +1,6 @@
 using ILGPU;
 using ILGPU.Runtime;
+using LLaDA.Diagnostics;
 using LLaDA.Kernels;
 using LLaDA.Tensors.Cpu;
 using LLaDA.Tests.Testing;

@@ -2,6 +2,7 @@ using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
 using ILGPU.Runtime.Cuda;
+using LLaDA.Diagnostics;
 using LLaDA.Kernels;
 using Xunit;
 using Xunit.Abstractions;
@@ -19,7 +20,7 @@ public class PtxCompileTests(ITestOutputHelper output)
     [Fact]
     public void EveryKernel_CompilesToPtxForSm90()
     {
-        var results = KernelPtxDump.CompileAll(CudaArchitecture.SM_90, CudaInstructionSet.ISA_85);
+        var results = KernelPtx.CompileAll(CudaArchitecture.SM_90, CudaInstructionSet.ISA_85);
         Assert.True(results.Count > 40, $"only {results.Count} kernels found");
         var failures = results.Where(r => r.Ptx is null).Select(r => $"{r.Name}: {r.Error}").ToList();
         Assert.True(failures.Count == 0, $"{failures.Count} of {results.Count} kernels do not compile to PTX:\n" + string.Join("\n", failures));

@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using ILGPU;
 using ILGPU.Runtime;
+using LLaDA.Tensors;
 using LLaDA.Tensors.Cpu;
 using Xunit;
 

@@ -1,21 +1,35 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Text.Json;
+using LLaDA.Kernels;
 using LLaDA.Tensors;
 using LLaDA.Tensors.Cpu;
 using LLaDA.Tensors.Ops;
 using LLaDA.Tensors.Random;
 
-namespace LLaDA.Kernels;
+namespace LLaDA.Diagnostics;
 
 /// <summary>Outcome of one kernel-vs-CpuBackend comparison.</summary>
 /// <param name="Name">Check name ("softmax", "copy.f32-bf16", …).</param>
 /// <param name="Shape">The shape it ran at.</param>
 /// <param name="MaxAbsDiff">Largest |cpu − device| over all outputs (0 for exact matches).</param>
-/// <param name="Status">PASS or FAIL.</param>
-/// <param name="Detail">Why it failed (worst element, exception), else empty.</param>
+/// <param name="Status">PASS, FAIL, or SKIP (a kernel path this accelerator cannot run, e.g. 256-thread tiles on a small-group device).</param>
+/// <param name="Detail">Why it failed or was skipped (worst element, exception), else empty.</param>
 public sealed record CheckResult(string Name, string Shape, double MaxAbsDiff, string Status, string Detail, double Milliseconds)
 {
-    public bool Passed => Status == "PASS";
+    public bool Passed => Status != "FAIL";
+
+    /// <summary>One JSON line: check, shape, max_abs_err (null when not finite), status, ok, detail, ms.</summary>
+    public string ToJson() => JsonSerializer.Serialize(new
+    {
+        check = Name,
+        shape = Shape,
+        max_abs_err = double.IsFinite(MaxAbsDiff) ? MaxAbsDiff : (double?)null,
+        status = Status,
+        ok = Passed,
+        detail = Detail,
+        ms = Math.Round(Milliseconds, 3),
+    });
 
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
         $"{Name,-24} {Shape,-22} max|diff| {MaxAbsDiff,-10:G3} {Status}{(Detail.Length > 0 ? "  " + Detail : "")}");
@@ -23,11 +37,12 @@ public sealed record CheckResult(string Name, string Shape, double MaxAbsDiff, s
 
 /// <summary>Every IBackend primitive run on a device backend and on CpuBackend with the same seeded inputs, compared elementwise.</summary>
 /// <remarks>
-/// Shared by the test suite (tiny shapes on ILGPU's CPU accelerator) and `llada check` (moderate shapes on the GPU, where
-/// no test host exists). A check passes when every output satisfies |cpu − device| ≤ atol + rtol·|cpu| (NaN matches NaN,
+/// The one correctness check of the kernels, shared by the test suite (tiny shapes on ILGPU's CPU accelerator), `llada check`
+/// (every check; moderate shapes on the GPU, where no test host exists) and `llada kernels check` (the "kernel.*" checks:
+/// each matmul path and the attention kernels called directly, see KernelCheck.KernelPaths.cs). A check passes when every output satisfies |cpu − device| ≤ atol + rtol·|cpu| (NaN matches NaN,
 /// ±∞ must match exactly); "matmul" instead holds each device element to the exact product within GemmErrorModel's bound.
 /// </remarks>
-public static class KernelCheck
+public static partial class KernelCheck
 {
     /// <summary>Tiny: edge sizes around the warp for the CPU accelerator (~1,700× slower than C#). Moderate: model-like sizes for a GPU.</summary>
     public enum Size { Tiny, Moderate }
@@ -94,6 +109,10 @@ public static class KernelCheck
                         string.Create(CultureInfo.InvariantCulture, $"output {k} [{bad}]: cpu {e[bad]:G9}, device {a[bad]:G9} (atol {c.Atol}, rtol {c.Rtol})"), sw.Elapsed.TotalMilliseconds);
             }
             return new CheckResult(c.Name, shapeText, maxDiff, "PASS", "", sw.Elapsed.TotalMilliseconds);
+        }
+        catch (SkipCheck e)
+        {
+            return new CheckResult(c.Name, shapeText, 0, "SKIP", e.Message, sw.Elapsed.TotalMilliseconds);
         }
         catch (Exception e)
         {
@@ -364,6 +383,7 @@ public static class KernelCheck
             var (dq, dk, dv) = Tensor.AttentionBackward(q, k, v, o, lse, Uniform(b, 60, [bt, nh, t, hs], -1f, 1f), AttnMask.Causal);
             return [o, lse, dq, dk, dv];
         }, 1e-4, 1e-4),
+        .. KernelPathCases(),
     ];
 
     /// <summary>The "matmul" check's products in double with GemmErrorModel's bound: the same seeded inputs, read back on the host.</summary>

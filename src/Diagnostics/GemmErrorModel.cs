@@ -1,9 +1,9 @@
-namespace LLaDA.Kernels;
+namespace LLaDA.Diagnostics;
 
 /// <summary>
 /// The forward-error bound of an fp32 GEMM, per element, and the double-precision reference it is measured from: the one
-/// tolerance for every matmul check (the kernel tests on the CPU accelerator, <see cref="KernelBench"/>'s device check and
-/// <see cref="KernelCheck"/>'s "matmul").
+/// tolerance for every matmul check (the kernel tests on the CPU accelerator, and <see cref="KernelCheck"/>'s "matmul" and
+/// "kernel.gemm-*" checks).
 /// </summary>
 /// <remarks>
 /// <para>Model: c_ij = α·Σ_k a_ik·b_kj + β·c0_ij evaluated in floating point with unit roundoff u, in any order of the K

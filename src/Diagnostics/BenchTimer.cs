@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace LLaDA.Cli.Bench;
+namespace LLaDA.Diagnostics;
 
 /// <summary>One measured case: median and best wall time, with derived GFLOP/s or GB/s.</summary>
 public sealed record BenchResult(string Op, string Shape, double MedianMs, double BestMs, double Flops, double Bytes, int Iterations, string? Note = null)
@@ -14,6 +14,9 @@ public sealed record BenchResult(string Op, string Shape, double MedianMs, doubl
 }
 
 /// <summary>Times a body: warm-up runs, then repeats until a time budget is spent (at least 3 runs); reports median and best.</summary>
+/// <remarks>The one timing loop of the project's own harnesses: `llada bench` (CpuBenchCases) and the ILGPU kernel timings
+/// (KernelBench) both measure through it; a device body synchronizes its accelerator itself. BenchmarkDotNet suites in
+/// benchmarks/ use BenchmarkDotNet's own.</remarks>
 public static class BenchTimer
 {
     public static (double MedianMs, double BestMs, int Iterations) Measure(Action body, double budgetSeconds, int warmup = 2)
