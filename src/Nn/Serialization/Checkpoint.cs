@@ -29,6 +29,9 @@ public sealed class ModelFiles
 
     public Tensor Read(string name, IBackend? backend = null) => _fileOf[name].Read(name, backend);
 
+    /// <summary>A tensor as a read-only view into its memory-mapped shard, in its stored dtype (see <see cref="SafeTensorsFile.Map"/>).</summary>
+    public Tensor Map(string name, LLaDA.Tensors.Cpu.CpuBackend backend) => _fileOf.TryGetValue(name, out var f) ? f.Map(name, backend) : throw new CheckpointException($"{Directory}: missing tensor '{name}'");
+
     /// <summary>Opens a checkpoint directory and validates config.json, the index and every shard header (no tensor data is read).</summary>
     public static ModelFiles Open(string dir)
     {
@@ -64,7 +67,13 @@ public sealed class ModelFiles
             {
                 if (shard.Contains('/') || shard.Contains('\\') || shard.Contains(".."))
                     throw new CheckpointException($"{index}: shard name '{shard}' must be a plain file name");
-                var f = SafeTensorsFile.Open(Path.Combine(dir, shard));
+                string shardPath = Path.Combine(dir, shard);
+                if (!File.Exists(shardPath) && !System.IO.Directory.Exists(shardPath))
+                {
+                    var held = map.Where(kv => kv.Value == shard).Select(kv => kv.Key).Order(StringComparer.Ordinal).ToList();
+                    throw new CheckpointException($"{shardPath}: shard not found (the index maps tensor '{held[0]}'{(held.Count > 1 ? $" and {held.Count - 1} more" : "")} to it)");
+                }
+                var f = SafeTensorsFile.Open(shardPath);
                 shards[shard] = f;
                 files.Add(f);
             }
@@ -146,7 +155,7 @@ public static class Checkpoint
         var model = new MaskPredictor(files.Config, 0, backend);
         try
         {
-            LoadInto(model, files);
+            CopyWeights(model, files);
         }
         catch
         {
@@ -154,6 +163,39 @@ public static class Checkpoint
             throw;
         }
         return model;
+    }
+
+    /// <summary>Builds an inference model directly over the checkpoint's memory-mapped shards: every matrix is used in place
+    /// in its stored dtype (BF16/F16/F32; the matmuls widen 16-bit weights inside the kernel), only the 1-D norm scales are
+    /// read and widened to F32. Nothing of the size of the weights is allocated or copied, so an 8B BF16 checkpoint
+    /// (16 GB) loads in seconds and its pages stay reclaimable file cache. The weights are read-only: for sampling and
+    /// scoring, not training.</summary>
+    public static MaskPredictor MapModel(ModelFiles files, LLaDA.Tensors.Cpu.CpuBackend? backend = null)
+    {
+        Validate(files.Config, files);
+        backend ??= LLaDA.Tensors.Cpu.CpuBackend.Default;
+        var made = new List<Tensor>();
+        try
+        {
+            using (ParameterSource.Use((name, shape) =>
+            {
+                Tensor t;
+                if (shape.Length == 1)
+                {
+                    using var r = files.Read(name, backend);
+                    t = r.Contiguous(DType.F32);
+                }
+                else t = files.Map(name, backend);
+                made.Add(t);
+                return t;
+            }))
+                return new MaskPredictor(files.Config, 0, backend);
+        }
+        catch
+        {
+            foreach (var t in made) t.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Checks that the files hold exactly the model's parameters with the right shapes (no data read).</summary>
@@ -183,6 +225,11 @@ public static class Checkpoint
     public static void LoadInto(MaskPredictor model, ModelFiles files)
     {
         Validate(model.Config, files);
+        CopyWeights(model, files);
+    }
+
+    private static void CopyWeights(MaskPredictor model, ModelFiles files)
+    {
         foreach (var (name, p) in model.NamedParameters())
         {
             using var t = files.Read(name, model.Backend);

@@ -22,10 +22,12 @@ public sealed class SafeTensorsFile
     public const long MaxHeaderBytes = 100_000_000;
 
     private readonly Dictionary<string, SafeTensorInfo> _byName;
+    private MappedShard? _map;
 
-    private SafeTensorsFile(string path, long dataStart, List<SafeTensorInfo> entries, Dictionary<string, string> metadata)
+    private SafeTensorsFile(string path, long fileLength, long dataStart, List<SafeTensorInfo> entries, Dictionary<string, string> metadata)
     {
         Path = path;
+        FileLength = fileLength;
         DataStart = dataStart;
         Entries = entries;
         Metadata = metadata;
@@ -33,6 +35,10 @@ public sealed class SafeTensorsFile
     }
 
     public string Path { get; }
+
+    /// <summary>File size the header was validated against.</summary>
+    public long FileLength { get; }
+
     public long DataStart { get; }
     public IReadOnlyList<SafeTensorInfo> Entries { get; }
     public IReadOnlyDictionary<string, string> Metadata { get; }
@@ -112,9 +118,13 @@ public sealed class SafeTensorsFile
                         : $"{path}: gap in the data buffer before tensor '{e.Name}' (offset {e.Begin}, expected {expect})");
                 expect = e.End;
             }
-            if (expect > dataLength) throw new CheckpointException($"{path}: tensor data ends at byte {expect} of the buffer but the file holds {dataLength}: truncated");
+            if (expect > dataLength)
+            {
+                var cut = sorted.First(e => e.End > dataLength);
+                throw new CheckpointException($"{path}: truncated: tensor '{cut.Name}' needs bytes [{cut.Begin}, {cut.End}) of the data buffer but the file holds {dataLength}");
+            }
             if (expect < dataLength) throw new CheckpointException($"{path}: {dataLength - expect} trailing bytes after the last tensor");
-            return new SafeTensorsFile(path, dataStart, entries, metadata);
+            return new SafeTensorsFile(path, fileLength, dataStart, entries, metadata);
         }
     }
 
@@ -155,6 +165,23 @@ public sealed class SafeTensorsFile
         if (end - begin != bytes)
             throw new CheckpointException($"{path}: tensor '{name}': shape [{string.Join(", ", shape)}] of {dtype} needs {bytes} bytes but data_offsets span {end - begin}");
         return new SafeTensorInfo(name, dtype, shape.ToArray(), begin, end);
+    }
+
+    /// <summary>One floating-point tensor in its stored dtype as a view into the memory-mapped file (nothing is read or
+    /// copied; see <see cref="MappedShard"/>). Values are not scanned: a non-finite weight surfaces as non-finite logits,
+    /// which the samplers and the likelihood refuse.</summary>
+    public Tensor Map(string name, LLaDA.Tensors.Cpu.CpuBackend backend)
+    {
+        var e = this[name];
+        if (!e.DType.IsFloat()) throw new CheckpointException($"{Path}: tensor '{name}' has dtype {e.DType}, expected a floating-point type");
+        nint pointer;
+        IDisposable lease;
+        lock (_byName)
+        {
+            if (_map is null || _map.IsClosed) _map = MappedShard.Open(Path, FileLength);
+            (pointer, lease) = _map.Lease(DataStart + e.Begin);
+        }
+        return Tensor.FromStorage(backend.Wrap(pointer, e.Numel, e.DType, lease), e.Shape);
     }
 
     /// <summary>Reads one tensor in its stored dtype; a NaN or ±Inf in floating-point data is an error naming the tensor (one vectorized pass over the bytes).</summary>
