@@ -35,7 +35,7 @@ public static class ModelLoader
         // backends take the copying load.
         bool ema = !rawWeights && Ema.Exists(resolved);
         bool mapped = !ema && backend is LLaDA.Tensors.Cpu.CpuBackend;
-        using (mapped ? MemoryEstimate.MappedWeights() : null)
+        using (mapped ? MemoryEstimate.MappedWeights(files.Tensors.Sum(t => t.End - t.Begin)) : null)
             beforeAllocating?.Invoke(files.Config, tok);
         var model = mapped ? Checkpoint.MapModel(files, (LLaDA.Tensors.Cpu.CpuBackend)backend) : Checkpoint.LoadModel(files, backend);
         if (ema)

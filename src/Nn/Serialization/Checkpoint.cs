@@ -108,41 +108,54 @@ public static class Checkpoint
     /// <summary>Writes config.json and the weights (one file, or shards of at most <paramref name="maxShardBytes"/> with an index), each file atomically.</summary>
     public static void SaveModel(string dir, MaskPredictor model, DType? storeAs = null, long maxShardBytes = 0)
     {
-        System.IO.Directory.CreateDirectory(dir);
-        var named = model.NamedParameters().Select(p => (p.Name, p.Parameter.Data)).ToList();
-        if (maxShardBytes <= 0)
-        {
-            SafeTensorsWriter.Write(Path.Combine(dir, ModelFile), named, new Dictionary<string, string> { ["format"] = "pt" }, storeAs);
-            File.Delete(Path.Combine(dir, IndexFile));
-        }
-        else
-        {
-            var shards = new List<List<(string, Tensor)>> { new() };
-            long size = 0, total = 0;
-            foreach (var (name, t) in named)
-            {
-                long b = t.Numel * (storeAs ?? t.DType).SizeOf();
-                if (size > 0 && size + b > maxShardBytes)
-                {
-                    shards.Add(new());
-                    size = 0;
-                }
-                shards[^1].Add((name, t));
-                size += b;
-                total += b;
-            }
-            var map = new SortedDictionary<string, string>(StringComparer.Ordinal);
-            for (int i = 0; i < shards.Count; i++)
-            {
-                string file = $"model-{i + 1:D5}-of-{shards.Count:D5}.safetensors";
-                SafeTensorsWriter.Write(Path.Combine(dir, file), shards[i], new Dictionary<string, string> { ["format"] = "pt" }, storeAs);
-                foreach (var (name, _) in shards[i]) map[name] = file;
-            }
-            var index = new { metadata = new { total_size = total }, weight_map = map };
-            AtomicFile.WriteText(Path.Combine(dir, IndexFile), JsonSerializer.Serialize(index, new JsonSerializerOptions { WriteIndented = true }));
-            File.Delete(Path.Combine(dir, ModelFile));
-        }
+        var named = model.NamedParameters().Select(p => (p.Name, p.Parameter.Data));
+        WriteWeights(dir, SafeTensorsWriter.Pending(named, storeAs).ToList(), maxShardBytes);
         AtomicFile.WriteText(Path.Combine(dir, ConfigFile), model.Config.ToJson());
+    }
+
+    /// <summary>Writes the weights as model.safetensors, or as shards model-0000k-of-0000n.safetensors with
+    /// model.safetensors.index.json: shards of at most <paramref name="maxShardBytes"/> (a tensor larger than that gets a
+    /// shard of its own), or exactly <paramref name="shardCount"/> shards of about equal size (Hugging Face's layout).</summary>
+    public static void WriteWeights(string dir, IReadOnlyList<PendingTensor> tensors, long maxShardBytes = 0, int shardCount = 0)
+    {
+        System.IO.Directory.CreateDirectory(dir);
+        if (maxShardBytes <= 0 && shardCount <= 0)
+        {
+            SafeTensorsWriter.Write(Path.Combine(dir, ModelFile), tensors, new Dictionary<string, string> { ["format"] = "pt" });
+            File.Delete(Path.Combine(dir, IndexFile));
+            return;
+        }
+        var shards = new List<List<PendingTensor>> { new() };
+        long total = tensors.Sum(t => t.Bytes), size = 0, offset = 0;
+        for (int i = 0; i < tensors.Count; i++)
+        {
+            var t = tensors[i];
+            long b = t.Bytes;
+            // Exactly shardCount shards: a tensor whose middle crosses the next size boundary opens a shard, and so does
+            // every tensor once only as many remain as shards still to fill.
+            bool next = shardCount > 0
+                ? shards[^1].Count > 0 && shards.Count < shardCount
+                  && ((offset + b / 2) * shardCount / Math.Max(total, 1) >= shards.Count || tensors.Count - i <= shardCount - shards.Count)
+                : size > 0 && size + b > maxShardBytes;
+            if (next)
+            {
+                shards.Add(new());
+                size = 0;
+            }
+            shards[^1].Add(t);
+            size += b;
+            offset += b;
+        }
+        var map = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        for (int i = 0; i < shards.Count; i++)
+        {
+            string file = $"model-{i + 1:D5}-of-{shards.Count:D5}.safetensors";
+            SafeTensorsWriter.Write(Path.Combine(dir, file), shards[i], new Dictionary<string, string> { ["format"] = "pt" });
+            foreach (var t in shards[i]) map[t.Name] = file;
+        }
+        var index = new { metadata = new { total_size = total }, weight_map = map };
+        AtomicFile.WriteText(Path.Combine(dir, IndexFile), JsonSerializer.Serialize(index, new JsonSerializerOptions { WriteIndented = true }));
+        File.Delete(Path.Combine(dir, ModelFile));
     }
 
     /// <summary>Builds a model from a checkpoint directory (weights upcast to F32).</summary>
