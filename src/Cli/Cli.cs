@@ -47,6 +47,9 @@ public static class Cli
                  (--ptx DIR: write every kernel's PTX for SM 9.0 instead, for ptxas -v; no GPU needed)
           kernels ptx DIR | check | bench [--device cuda|ilgpu-cpu] [--json]
                  matmul/attention kernels: PTX of every kernel, every path vs the CPU, timings
+          make-checkpoint --shape 8b|8b-2layer|mini --out DIR [--seed N]
+                 a synthetic checkpoint in LLaDA-8B-Instruct's exact layout (names, shapes, BF16, 6 shards + index,
+                 config.json, tokenizer.json/tokenizer_config.json, generation_config.json) with random weights
           help   this text
         """;
 
@@ -76,6 +79,7 @@ public static class Cli
                 "eval" => Commands.EvalCommand.Run(opts),
                 "check" => Commands.CheckCommand.Run(opts),
                 "kernels" => Commands.KernelsCommand.Run(opts),
+                "make-checkpoint" => Commands.MakeCheckpointCommand.Run(opts),
                 _ => Fail($"unknown command '{args[0]}'"),
             };
         }

@@ -8,7 +8,7 @@ namespace LLaDA.Cli;
 /// Coarse upper estimates from the shapes (C d_model, KV key/value width, M MLP hidden, V embedding rows, NL layers), meant to
 /// refuse what cannot fit with a clear line instead of an "Out of memory." crash, not to predict the resident size:
 /// <list type="bullet">
-/// <item>weights: 4 B per parameter (checkpoints of any dtype are upcast to F32 on load);</item>
+/// <item>weights: 4 B per parameter when loaded into F32; their stored bytes when memory-mapped in their stored dtype (inference on the CPU);</item>
 /// <item>training state: gradients 4 B + AdamW moments 8 B per parameter;</item>
 /// <item>inference forward, per token of (rows × length): the hidden state and one layer's scratch (the inference forward frees
 /// each layer's tensors) 4·(8C + 2KV + 3M), the logits 4V, and the sampler's host copies of them in float and double 12V;</item>
@@ -21,7 +21,24 @@ public sealed record MemoryEstimate(string What, long Weights, long State, long 
 {
     public long Total => Add(Add(Weights, State), Activations);
 
-    public static long WeightBytes(MaskPredictorConfig c) => 4 * c.ParameterCount();
+    [ThreadStatic] private static long? _mappedBytes;
+
+    /// <summary>4 B per parameter (F32 weights), or inside <see cref="MappedWeights"/> the checkpoint's stored bytes: memory-mapped
+    /// weights are file cache, but the forward needs them resident to run at speed.</summary>
+    public static long WeightBytes(MaskPredictorConfig c) => _mappedBytes ?? 4 * c.ParameterCount();
+
+    /// <summary>While the returned scope is open, estimates count the weights as memory-mapped at <paramref name="storedBytes"/>.</summary>
+    public static IDisposable MappedWeights(long storedBytes)
+    {
+        var previous = _mappedBytes;
+        _mappedBytes = storedBytes;
+        return new Restore(() => _mappedBytes = previous);
+    }
+
+    private sealed class Restore(Action undo) : IDisposable
+    {
+        public void Dispose() => undo();
+    }
 
     /// <summary>Bytes per token of one inference forward (activations and host copies of the logits).</summary>
     public static long InferencePerToken(MaskPredictorConfig c)

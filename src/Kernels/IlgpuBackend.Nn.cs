@@ -12,6 +12,13 @@ public sealed partial class IlgpuBackend
 
     public void MatMul(Tensor a, Tensor b, Tensor c, float alpha, float beta)
     {
+        if (b.DType is DType.BF16 or DType.F16)
+        {
+            // A 16-bit weight operand: widened to an f32 copy for the f32 GEMM (the tensor-core BF16 GEMM is not on this path yet).
+            using var wide = b.Contiguous(DType.F32);
+            MatMul(a, wide, c, alpha, beta);
+            return;
+        }
         var oa = GemmOperand.TryGet(a) ?? throw new TensorException($"MatMul: operand a {a.Layout} is not a GEMM layout");
         var ob = GemmOperand.TryGet(b) ?? throw new TensorException($"MatMul: operand b {b.Layout} is not a GEMM layout");
         int batch = c.Shape[0], m = c.Shape[1], n = c.Shape[2], k = a.Shape[2];
@@ -141,6 +148,12 @@ public sealed partial class IlgpuBackend
 
     public void IndexSelect(Tensor src, Tensor ids, Tensor y)
     {
+        if (src.DType is DType.BF16 or DType.F16)
+        {
+            using var wide = src.Contiguous(DType.F32);
+            IndexSelect(wide, ids, y);
+            return;
+        }
         int v = src.Shape[0], c = src.Shape[1];
         EmbeddingKernels.IndexSelect(Kernels, F(src), I(ids), F(y), ids.Numel, c, v, ErrorView(IndexOp.IndexSelect));
         AfterIndexKernel(IndexOp.IndexSelect, v);

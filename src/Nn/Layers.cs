@@ -8,10 +8,10 @@ public sealed class Linear : Module
 {
     public Linear(string name, int inFeatures, int outFeatures, float std, ulong seed, ulong stream, IBackend backend)
     {
-        Weight = NewParameter(name + ".weight", Init.Normal([outFeatures, inFeatures], std, seed, stream, backend));
+        Weight = NewParameter(name + ".weight", [outFeatures, inFeatures], () => Init.Normal([outFeatures, inFeatures], std, seed, stream, backend));
     }
 
-    /// <summary>(out, in).</summary>
+    /// <summary>(out, in): F32, or BF16/F16 when built over a checkpoint's stored weights (inference; see <see cref="ParameterSource"/>).</summary>
     public Variable Weight { get; }
 
     public int InFeatures => Weight.Data.Dim(1);
@@ -27,7 +27,7 @@ public sealed class Embedding : Module
 {
     public Embedding(string name, int vocab, int dim, float std, ulong seed, ulong stream, IBackend backend)
     {
-        Weight = NewParameter(name + ".weight", Init.Normal([vocab, dim], std, seed, stream, backend));
+        Weight = NewParameter(name + ".weight", [vocab, dim], () => Init.Normal([vocab, dim], std, seed, stream, backend));
     }
 
     /// <summary>(V, C).</summary>
@@ -44,7 +44,7 @@ public sealed class RmsNorm : Module
     public RmsNorm(string name, int dim, float eps, IBackend backend)
     {
         Eps = eps;
-        Weight = NewParameter(name + ".weight", Init.Ones([dim], backend));
+        Weight = NewParameter(name + ".weight", [dim], () => Init.Ones([dim], backend));
     }
 
     public Variable Weight { get; }

@@ -77,6 +77,7 @@ public sealed record MaskPredictorConfig
         foreach (var (field, id) in new[] { ("mask_token_id", (int?)MaskTokenId), ("eos_token_id", EosTokenId), ("pad_token_id", PadTokenId), ("bos_token_id", BosTokenId) })
             Need(id is null || (id >= 0 && id < Rows), $"{field} {id} is outside the embedding ({Rows} rows)");
         Need(BlockType == "llama", $"block_type '{BlockType}' is not supported (only 'llama')");
+        if (UnsupportedConfigFields.FirstProblem(Extra) is string problem) Need(false, problem);
         return this;
     }
 

@@ -30,4 +30,7 @@ public abstract class Module : IDisposable
 
     /// <summary>A trainable leaf outside every scope, named for checkpoints.</summary>
     protected static Variable NewParameter(string name, Tensor value) => new(value.Detach(), requiresGrad: true, name);
+
+    /// <summary>A parameter from the ambient <see cref="ParameterSource"/> (a checkpoint's tensor) or, by default, <paramref name="init"/>.</summary>
+    protected static Variable NewParameter(string name, int[] shape, Func<Tensor> init) => NewParameter(name, ParameterSource.Create(name, shape, init));
 }

@@ -69,6 +69,7 @@ public interface IBackend : IDisposable
     void TopK(Tensor x, int k, Tensor values, Tensor indices);
 
     /// <summary>c[b] = alpha·a[b]·b[b] + beta·c[b]; a (Bt, M, K), b (Bt, K, N) with row- or column-major last two dims and any batch stride (0 = shared); c contiguous (Bt, M, N).</summary>
+    /// <remarks>a and c are F32; b is F32, or BF16/F16 (a weight used as stored), widened to f32 inside the kernel.</remarks>
     void MatMul(Tensor a, Tensor b, Tensor c, float alpha, float beta);
 
     /// <summary>Softmax (or log-softmax) over the last dim of a contiguous F32 tensor.</summary>
@@ -104,7 +105,7 @@ public interface IBackend : IDisposable
     /// <summary>Gradients of <see cref="Attention"/> given dO; dq, dk, dv are overwritten and have the shapes (and may have the strides) of q, k, v.</summary>
     void AttentionBackward(Tensor q, Tensor k, Tensor v, Tensor? keyPadding, AttnMask mask, float scale, Tensor o, Tensor lse, Tensor dO, Tensor dq, Tensor dk, Tensor dv);
 
-    /// <summary>y[i, :] = src[ids[i], :] for src (V, C), ids I32 (N), y (N, C) (embedding lookup).</summary>
+    /// <summary>y[i, :] = src[ids[i], :] for src (V, C), ids I32 (N), y (N, C) (embedding lookup); src F32, or BF16/F16 (rows widened).</summary>
     void IndexSelect(Tensor src, Tensor ids, Tensor y);
 
     /// <summary>dst[ids[i], :] += src[i, :] (embedding backward); repeated ids accumulate.</summary>

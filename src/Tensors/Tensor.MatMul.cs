@@ -15,7 +15,8 @@ public sealed partial class Tensor
         if (k != k2)
             throw new TensorException($"{op}: shape mismatch {Check.Fmt(a.Shape)} · {Check.Fmt(b.Shape)}: inner dims {k} and {k2} differ");
         using var fa = a.AsF32(op);
-        using var fb = b.AsF32(op);
+        // A 16-bit right operand (a BF16/F16 weight) goes to the backend as stored: it widens it inside the GEMM.
+        using var fb = b.DType is DType.BF16 or DType.F16 ? b.View(b.Layout) : b.AsF32(op);
         var batchShape = Layout.BroadcastShapes(op, a.Shape[..^2], b.Shape[..^2]);
         int batch = 1;
         foreach (int s in batchShape) batch *= s;

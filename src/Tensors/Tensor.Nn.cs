@@ -274,7 +274,8 @@ public sealed partial class Tensor
         Check.Rank(op, "weight", weight, 2);
         Check.DType(op, "ids", ids, DType.I32);
         Check.SameBackend(op, weight, ids);
-        using var w = weight.Contiguous(DType.F32);
+        // A contiguous 16-bit table stays as stored: the backend widens only the selected rows.
+        using var w = weight.IsContiguous && weight.DType is DType.BF16 or DType.F16 ? weight.View(weight.Layout) : weight.Contiguous(DType.F32);
         using var i = ids.Contiguous();
         var outShape = new int[ids.Rank + 1];
         ids.Shape.CopyTo(outShape);

@@ -91,6 +91,15 @@ public sealed partial class Tensor : IDisposable
         return new Tensor(backend.Allocate(layout.Numel, dtype), layout, retain: false);
     }
 
+    /// <summary>A contiguous tensor over existing storage (e.g. <see cref="CpuBackend.Wrap"/>); takes over the caller's reference.</summary>
+    public static Tensor FromStorage(Storage storage, ReadOnlySpan<int> shape)
+    {
+        var layout = Layout.Contiguous(shape);
+        if (layout.Numel > storage.Elements)
+            throw new TensorException($"FromStorage: shape {Check.Fmt(shape)} needs {layout.Numel} elements but the storage holds {storage.Elements}");
+        return new Tensor(storage, layout, retain: false);
+    }
+
     /// <summary>An uninitialised tensor with the shape, dtype and backend of <paramref name="like"/>.</summary>
     public static Tensor EmptyLike(Tensor like, DType? dtype = null) => Empty(like.Shape, dtype ?? like.DType, like.Backend);
 

@@ -25,14 +25,20 @@ public static class ModelLoader
             resolved = TrainingCheckpoint.Latest(root) ?? throw new OptionException($"{dir}: no config.json and no checkpoints/latest");
         }
         // Headers, config and tokenizer first (no tensor data read), then the command's checks, then the allocation.
-        var files = ModelFiles.Open(resolved);
+        var files = ModelFiles.Open(resolved); // every header parsed once; the loads below reuse them
         Checkpoint.Validate(files.Config, files);
         var tok = TokenizerFiles.Load(resolved);
         if (tok.VocabSize > files.Config.Rows)
             throw new OptionException($"{resolved}: tokenizer has {tok.VocabSize} tokens but the model only {files.Config.Rows} rows");
-        beforeAllocating?.Invoke(files.Config, tok);
-        var model = Checkpoint.LoadModel(files, backend);
-        if (!rawWeights && Ema.Exists(resolved))
+        // On the CPU the weights are used in place from the memory-mapped shards in their stored dtype (an 8B BF16
+        // checkpoint is 16 GB of reclaimable file cache, never a 32 GB f32 copy); moving-average weights and device
+        // backends take the copying load.
+        bool ema = !rawWeights && Ema.Exists(resolved);
+        bool mapped = !ema && backend is LLaDA.Tensors.Cpu.CpuBackend;
+        using (mapped ? MemoryEstimate.MappedWeights(files.Tensors.Sum(t => t.End - t.Begin)) : null)
+            beforeAllocating?.Invoke(files.Config, tok);
+        var model = mapped ? Checkpoint.MapModel(files, (LLaDA.Tensors.Cpu.CpuBackend)backend) : Checkpoint.LoadModel(files, backend);
+        if (ema)
         {
             try
             {

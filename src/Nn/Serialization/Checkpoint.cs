@@ -29,6 +29,9 @@ public sealed class ModelFiles
 
     public Tensor Read(string name, IBackend? backend = null) => _fileOf[name].Read(name, backend);
 
+    /// <summary>A tensor as a read-only view into its memory-mapped shard, in its stored dtype (see <see cref="SafeTensorsFile.Map"/>).</summary>
+    public Tensor Map(string name, LLaDA.Tensors.Cpu.CpuBackend backend) => _fileOf.TryGetValue(name, out var f) ? f.Map(name, backend) : throw new CheckpointException($"{Directory}: missing tensor '{name}'");
+
     /// <summary>Opens a checkpoint directory and validates config.json, the index and every shard header (no tensor data is read).</summary>
     public static ModelFiles Open(string dir)
     {
@@ -64,7 +67,13 @@ public sealed class ModelFiles
             {
                 if (shard.Contains('/') || shard.Contains('\\') || shard.Contains(".."))
                     throw new CheckpointException($"{index}: shard name '{shard}' must be a plain file name");
-                var f = SafeTensorsFile.Open(Path.Combine(dir, shard));
+                string shardPath = Path.Combine(dir, shard);
+                if (!File.Exists(shardPath) && !System.IO.Directory.Exists(shardPath))
+                {
+                    var held = map.Where(kv => kv.Value == shard).Select(kv => kv.Key).Order(StringComparer.Ordinal).ToList();
+                    throw new CheckpointException($"{shardPath}: shard not found (the index maps tensor '{held[0]}'{(held.Count > 1 ? $" and {held.Count - 1} more" : "")} to it)");
+                }
+                var f = SafeTensorsFile.Open(shardPath);
                 shards[shard] = f;
                 files.Add(f);
             }
@@ -99,41 +108,54 @@ public static class Checkpoint
     /// <summary>Writes config.json and the weights (one file, or shards of at most <paramref name="maxShardBytes"/> with an index), each file atomically.</summary>
     public static void SaveModel(string dir, MaskPredictor model, DType? storeAs = null, long maxShardBytes = 0)
     {
-        System.IO.Directory.CreateDirectory(dir);
-        var named = model.NamedParameters().Select(p => (p.Name, p.Parameter.Data)).ToList();
-        if (maxShardBytes <= 0)
-        {
-            SafeTensorsWriter.Write(Path.Combine(dir, ModelFile), named, new Dictionary<string, string> { ["format"] = "pt" }, storeAs);
-            File.Delete(Path.Combine(dir, IndexFile));
-        }
-        else
-        {
-            var shards = new List<List<(string, Tensor)>> { new() };
-            long size = 0, total = 0;
-            foreach (var (name, t) in named)
-            {
-                long b = t.Numel * (storeAs ?? t.DType).SizeOf();
-                if (size > 0 && size + b > maxShardBytes)
-                {
-                    shards.Add(new());
-                    size = 0;
-                }
-                shards[^1].Add((name, t));
-                size += b;
-                total += b;
-            }
-            var map = new SortedDictionary<string, string>(StringComparer.Ordinal);
-            for (int i = 0; i < shards.Count; i++)
-            {
-                string file = $"model-{i + 1:D5}-of-{shards.Count:D5}.safetensors";
-                SafeTensorsWriter.Write(Path.Combine(dir, file), shards[i], new Dictionary<string, string> { ["format"] = "pt" }, storeAs);
-                foreach (var (name, _) in shards[i]) map[name] = file;
-            }
-            var index = new { metadata = new { total_size = total }, weight_map = map };
-            AtomicFile.WriteText(Path.Combine(dir, IndexFile), JsonSerializer.Serialize(index, new JsonSerializerOptions { WriteIndented = true }));
-            File.Delete(Path.Combine(dir, ModelFile));
-        }
+        var named = model.NamedParameters().Select(p => (p.Name, p.Parameter.Data));
+        WriteWeights(dir, SafeTensorsWriter.Pending(named, storeAs).ToList(), maxShardBytes);
         AtomicFile.WriteText(Path.Combine(dir, ConfigFile), model.Config.ToJson());
+    }
+
+    /// <summary>Writes the weights as model.safetensors, or as shards model-0000k-of-0000n.safetensors with
+    /// model.safetensors.index.json: shards of at most <paramref name="maxShardBytes"/> (a tensor larger than that gets a
+    /// shard of its own), or exactly <paramref name="shardCount"/> shards of about equal size (Hugging Face's layout).</summary>
+    public static void WriteWeights(string dir, IReadOnlyList<PendingTensor> tensors, long maxShardBytes = 0, int shardCount = 0)
+    {
+        System.IO.Directory.CreateDirectory(dir);
+        if (maxShardBytes <= 0 && shardCount <= 0)
+        {
+            SafeTensorsWriter.Write(Path.Combine(dir, ModelFile), tensors, new Dictionary<string, string> { ["format"] = "pt" });
+            File.Delete(Path.Combine(dir, IndexFile));
+            return;
+        }
+        var shards = new List<List<PendingTensor>> { new() };
+        long total = tensors.Sum(t => t.Bytes), size = 0, offset = 0;
+        for (int i = 0; i < tensors.Count; i++)
+        {
+            var t = tensors[i];
+            long b = t.Bytes;
+            // Exactly shardCount shards: a tensor whose middle crosses the next size boundary opens a shard, and so does
+            // every tensor once only as many remain as shards still to fill.
+            bool next = shardCount > 0
+                ? shards[^1].Count > 0 && shards.Count < shardCount
+                  && ((offset + b / 2) * shardCount / Math.Max(total, 1) >= shards.Count || tensors.Count - i <= shardCount - shards.Count)
+                : size > 0 && size + b > maxShardBytes;
+            if (next)
+            {
+                shards.Add(new());
+                size = 0;
+            }
+            shards[^1].Add(t);
+            size += b;
+            offset += b;
+        }
+        var map = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        for (int i = 0; i < shards.Count; i++)
+        {
+            string file = $"model-{i + 1:D5}-of-{shards.Count:D5}.safetensors";
+            SafeTensorsWriter.Write(Path.Combine(dir, file), shards[i], new Dictionary<string, string> { ["format"] = "pt" });
+            foreach (var t in shards[i]) map[t.Name] = file;
+        }
+        var index = new { metadata = new { total_size = total }, weight_map = map };
+        AtomicFile.WriteText(Path.Combine(dir, IndexFile), JsonSerializer.Serialize(index, new JsonSerializerOptions { WriteIndented = true }));
+        File.Delete(Path.Combine(dir, ModelFile));
     }
 
     /// <summary>Builds a model from a checkpoint directory (weights upcast to F32).</summary>
@@ -146,7 +168,7 @@ public static class Checkpoint
         var model = new MaskPredictor(files.Config, 0, backend);
         try
         {
-            LoadInto(model, files);
+            CopyWeights(model, files);
         }
         catch
         {
@@ -154,6 +176,39 @@ public static class Checkpoint
             throw;
         }
         return model;
+    }
+
+    /// <summary>Builds an inference model directly over the checkpoint's memory-mapped shards: every matrix is used in place
+    /// in its stored dtype (BF16/F16/F32; the matmuls widen 16-bit weights inside the kernel), only the 1-D norm scales are
+    /// read and widened to F32. Nothing of the size of the weights is allocated or copied, so an 8B BF16 checkpoint
+    /// (16 GB) loads in seconds and its pages stay reclaimable file cache. The weights are read-only: for sampling and
+    /// scoring, not training.</summary>
+    public static MaskPredictor MapModel(ModelFiles files, LLaDA.Tensors.Cpu.CpuBackend? backend = null)
+    {
+        Validate(files.Config, files);
+        backend ??= LLaDA.Tensors.Cpu.CpuBackend.Default;
+        var made = new List<Tensor>();
+        try
+        {
+            using (ParameterSource.Use((name, shape) =>
+            {
+                Tensor t;
+                if (shape.Length == 1)
+                {
+                    using var r = files.Read(name, backend);
+                    t = r.Contiguous(DType.F32);
+                }
+                else t = files.Map(name, backend);
+                made.Add(t);
+                return t;
+            }))
+                return new MaskPredictor(files.Config, 0, backend);
+        }
+        catch
+        {
+            foreach (var t in made) t.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Checks that the files hold exactly the model's parameters with the right shapes (no data read).</summary>
@@ -183,6 +238,11 @@ public static class Checkpoint
     public static void LoadInto(MaskPredictor model, ModelFiles files)
     {
         Validate(model.Config, files);
+        CopyWeights(model, files);
+    }
+
+    private static void CopyWeights(MaskPredictor model, ModelFiles files)
+    {
         foreach (var (name, p) in model.NamedParameters())
         {
             using var t = files.Read(name, model.Backend);

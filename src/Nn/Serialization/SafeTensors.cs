@@ -22,10 +22,12 @@ public sealed class SafeTensorsFile
     public const long MaxHeaderBytes = 100_000_000;
 
     private readonly Dictionary<string, SafeTensorInfo> _byName;
+    private MappedShard? _map;
 
-    private SafeTensorsFile(string path, long dataStart, List<SafeTensorInfo> entries, Dictionary<string, string> metadata)
+    private SafeTensorsFile(string path, long fileLength, long dataStart, List<SafeTensorInfo> entries, Dictionary<string, string> metadata)
     {
         Path = path;
+        FileLength = fileLength;
         DataStart = dataStart;
         Entries = entries;
         Metadata = metadata;
@@ -33,6 +35,10 @@ public sealed class SafeTensorsFile
     }
 
     public string Path { get; }
+
+    /// <summary>File size the header was validated against.</summary>
+    public long FileLength { get; }
+
     public long DataStart { get; }
     public IReadOnlyList<SafeTensorInfo> Entries { get; }
     public IReadOnlyDictionary<string, string> Metadata { get; }
@@ -112,9 +118,13 @@ public sealed class SafeTensorsFile
                         : $"{path}: gap in the data buffer before tensor '{e.Name}' (offset {e.Begin}, expected {expect})");
                 expect = e.End;
             }
-            if (expect > dataLength) throw new CheckpointException($"{path}: tensor data ends at byte {expect} of the buffer but the file holds {dataLength}: truncated");
+            if (expect > dataLength)
+            {
+                var cut = sorted.First(e => e.End > dataLength);
+                throw new CheckpointException($"{path}: truncated: tensor '{cut.Name}' needs bytes [{cut.Begin}, {cut.End}) of the data buffer but the file holds {dataLength}");
+            }
             if (expect < dataLength) throw new CheckpointException($"{path}: {dataLength - expect} trailing bytes after the last tensor");
-            return new SafeTensorsFile(path, dataStart, entries, metadata);
+            return new SafeTensorsFile(path, fileLength, dataStart, entries, metadata);
         }
     }
 
@@ -157,6 +167,42 @@ public sealed class SafeTensorsFile
         return new SafeTensorInfo(name, dtype, shape.ToArray(), begin, end);
     }
 
+    /// <summary>One floating-point tensor in its stored dtype as a view into the memory-mapped file (nothing is copied; see
+    /// <see cref="MappedShard"/>). Its values are scanned once for NaN/±Inf (one vectorized pass over the mapped bytes, which
+    /// also faults in the pages the first forward needs): a non-finite weight is an error naming the tensor.</summary>
+    public Tensor Map(string name, LLaDA.Tensors.Cpu.CpuBackend backend)
+    {
+        var e = this[name];
+        if (!e.DType.IsFloat()) throw new CheckpointException($"{Path}: tensor '{name}' has dtype {e.DType}, expected a floating-point type");
+        nint pointer;
+        IDisposable lease;
+        lock (_byName)
+        {
+            if (_map is null || _map.IsClosed) _map = MappedShard.Open(Path, FileLength);
+            (pointer, lease) = _map.Lease(DataStart + e.Begin);
+        }
+        try
+        {
+            const long chunk = 1L << 30; // whole elements of every dtype
+            for (long at = 0; at < e.End - e.Begin; at += chunk)
+            {
+                int len = (int)Math.Min(chunk, e.End - e.Begin - at);
+                long bad;
+                unsafe
+                {
+                    bad = NonFinite.FirstIndex(new ReadOnlySpan<byte>((byte*)pointer + at, len), e.DType);
+                }
+                if (bad >= 0) throw new CheckpointException($"{Path}: tensor '{name}' holds a non-finite value (NaN or ±Inf) at element {at / e.DType.SizeOf() + bad}: the checkpoint is corrupt or training diverged");
+            }
+            return Tensor.FromStorage(backend.Wrap(pointer, e.Numel, e.DType, lease), e.Shape);
+        }
+        catch
+        {
+            lease.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>Reads one tensor in its stored dtype; a NaN or ±Inf in floating-point data is an error naming the tensor (one vectorized pass over the bytes).</summary>
     public Tensor Read(string name, IBackend? backend = null)
     {
@@ -179,20 +225,37 @@ public sealed class SafeTensorsFile
     }
 }
 
+/// <summary>A tensor to be written: its header entry now, its data only when the writer reaches it (so a checkpoint larger
+/// than memory can be written one tensor at a time). <see cref="Produce"/> returns a tensor of <see cref="Shape"/> and
+/// <see cref="DType"/>, which the writer disposes.</summary>
+public sealed record PendingTensor(string Name, int[] Shape, DType DType, Func<Tensor> Produce)
+{
+    public long Bytes => Shape.Aggregate(1L, (p, s) => p * s) * DType.SizeOf();
+}
+
 /// <summary>Writes .safetensors files atomically (temp file + rename), optionally converting F32 tensors to BF16/F16.</summary>
 public static class SafeTensorsWriter
 {
     /// <summary>Writes the tensors in the given order; <paramref name="storeAs"/> converts floating-point tensors (null keeps each dtype).</summary>
     public static void Write(string path, IEnumerable<(string Name, Tensor Tensor)> tensors, IReadOnlyDictionary<string, string>? metadata = null, DType? storeAs = null)
+        => Write(path, Pending(tensors, storeAs).ToList(), metadata);
+
+    /// <summary>The pending form of existing tensors (converted to <paramref name="storeAs"/> when they are floating point).</summary>
+    public static IEnumerable<PendingTensor> Pending(IEnumerable<(string Name, Tensor Tensor)> tensors, DType? storeAs = null)
     {
-        var items = new List<(string Name, Tensor T, DType D)>();
-        var seen = new HashSet<string>();
         foreach (var (name, t) in tensors)
         {
-            if (!seen.Add(name)) throw new CheckpointException($"{path}: tensor name '{name}' appears twice");
             var d = storeAs is { } s && t.DType.IsFloat() ? s : t.DType;
-            items.Add((name, t, d));
+            yield return new PendingTensor(name, t.ShapeArray(), d, () => t.Contiguous(d));
         }
+    }
+
+    /// <summary>Writes pending tensors in the given order, producing each one's data only when it is written.</summary>
+    public static void Write(string path, IReadOnlyList<PendingTensor> items, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        var seen = new HashSet<string>();
+        foreach (var item in items)
+            if (!seen.Add(item.Name)) throw new CheckpointException($"{path}: tensor name '{item.Name}' appears twice");
         // Header: name → {dtype, shape, data_offsets}, then optional __metadata__.
         var sb = new StringBuilder("{");
         long offset = 0;
@@ -202,13 +265,13 @@ public static class SafeTensorsWriter
             sb.Append("\"__metadata__\":").Append(JsonSerializer.Serialize(metadata));
             first = false;
         }
-        foreach (var (name, t, d) in items)
+        foreach (var item in items)
         {
-            long bytes = t.Numel * d.SizeOf();
+            long bytes = item.Bytes;
             if (!first) sb.Append(',');
             first = false;
-            sb.Append(JsonSerializer.Serialize(name)).Append(":{\"dtype\":\"").Append(d.Name()).Append("\",\"shape\":[")
-              .Append(string.Join(",", t.ShapeArray())).Append("],\"data_offsets\":[").Append(offset).Append(',').Append(offset + bytes).Append("]}");
+            sb.Append(JsonSerializer.Serialize(item.Name)).Append(":{\"dtype\":\"").Append(item.DType.Name()).Append("\",\"shape\":[")
+              .Append(string.Join(",", item.Shape)).Append("],\"data_offsets\":[").Append(offset).Append(',').Append(offset + bytes).Append("]}");
             offset += bytes;
         }
         sb.Append('}');
@@ -222,11 +285,14 @@ public static class SafeTensorsWriter
             BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)header.Length);
             fs.Write(len);
             fs.Write(header);
-            foreach (var (_, t, d) in items)
+            foreach (var item in items)
             {
-                using var c = t.Contiguous(d);
-                var host = new byte[c.Numel * d.SizeOf()];
-                switch (d)
+                using var c = item.Produce();
+                if (c.DType != item.DType || !c.Shape.SequenceEqual(item.Shape) || !c.IsContiguous)
+                    throw new CheckpointException($"{path}: tensor '{item.Name}' was announced as {item.DType} [{string.Join(", ", item.Shape)}] but produced {c.DType} [{string.Join(", ", c.ShapeArray())}]");
+                long total = c.Numel * item.DType.SizeOf();
+                var host = new byte[total];
+                switch (item.DType)
                 {
                     case DType.F32: c.Backend.Download(c, System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(host.AsSpan())); break;
                     case DType.I32: c.Backend.Download(c, System.Runtime.InteropServices.MemoryMarshal.Cast<byte, int>(host.AsSpan())); break;

@@ -16,6 +16,15 @@ public sealed unsafe partial class CpuBackend
         var oa = GemmOperand.TryGet(a) ?? throw new TensorException($"MatMul: operand a {a.Layout} is not a GEMM layout");
         var ob = GemmOperand.TryGet(b) ?? throw new TensorException($"MatMul: operand b {b.Layout} is not a GEMM layout");
         int batch = c.Shape[0], m = c.Shape[1], n = c.Shape[2], k = a.Shape[2];
+        if (b.DType is DType.BF16 or DType.F16)
+        {
+            // A 16-bit weight operand is widened inside the kernel, never as a whole matrix.
+            CpuMixedGemm.Gemm(batch, m, n, k, alpha,
+                F(a), oa.Ld, oa.BatchStride, oa.Transposed,
+                (ushort*)Addr(b), b.DType, ob.Ld, ob.BatchStride, ob.Transposed,
+                beta, F(c), Math.Max(n, 1), (long)m * n);
+            return;
+        }
         CpuMatMul.Sgemm(batch, m, n, k, alpha,
             F(a), oa.Ld, oa.BatchStride, oa.Transposed,
             F(b), ob.Ld, ob.BatchStride, ob.Transposed,
@@ -420,6 +429,22 @@ public sealed unsafe partial class CpuBackend
         float* ps = F(src), py = F(y);
         for (long i = 0; i < n; i++)
             if ((uint)pi[i] >= (uint)v) throw new TensorException(Check.IdOutOfRange("IndexSelect", pi[i], i, v));
+        if (src.DType is DType.BF16 or DType.F16)
+        {
+            // A 16-bit table (a mapped checkpoint's embedding): only the selected rows are widened.
+            ushort* ph = (ushort*)Addr(src);
+            bool bf = src.DType == DType.BF16;
+            CpuParallel.For(n, c, (s, e) =>
+            {
+                for (long i = s; i < e; i++)
+                {
+                    ushort* row = ph + (long)pi[i] * c;
+                    float* yr = py + i * c;
+                    for (int j = 0; j < c; j++) yr[j] = bf ? Half16.FromBf16(row[j]) : Half16.FromF16(row[j]);
+                }
+            });
+            return;
+        }
         CpuParallel.For(n, c, (s, e) =>
         {
             for (long i = s; i < e; i++) new ReadOnlySpan<float>(ps + (long)pi[i] * c, c).CopyTo(new Span<float>(py + i * c, c));

@@ -23,6 +23,14 @@ public sealed unsafe partial class CpuBackend : IBackend
         return new CpuStorage(this, Pool, elements, dtype);
     }
 
+    /// <summary>Storage over memory this backend does not own (a read-only memory-mapped checkpoint tensor, used in place);
+    /// <paramref name="owner"/> keeps the memory valid and is disposed when the last view of the storage goes.</summary>
+    public Storage Wrap(nint pointer, long elements, DType dtype, IDisposable owner)
+    {
+        if (elements < 0) throw new ArgumentOutOfRangeException(nameof(elements));
+        return new CpuStorage(this, pointer, elements, dtype, owner);
+    }
+
     public void Dispose() => Pool.Trim();
 
     // ---------------------------------------------------------------- pointers

@@ -95,11 +95,12 @@ public sealed unsafe class CpuMemoryPool
     }
 }
 
-/// <summary>CPU storage: a pooled, 64-byte-aligned native block.</summary>
+/// <summary>CPU storage: a pooled, 64-byte-aligned native block, or memory owned by someone else (a memory-mapped checkpoint shard).</summary>
 public sealed unsafe class CpuStorage : Storage
 {
-    private readonly CpuMemoryPool _pool;
+    private readonly CpuMemoryPool? _pool;
     private readonly long _classBytes;
+    private readonly IDisposable? _owner;
     private nint _ptr;
 
     internal CpuStorage(CpuBackend backend, CpuMemoryPool pool, long elements, DType dtype) : base(backend, elements, dtype)
@@ -108,12 +109,24 @@ public sealed unsafe class CpuStorage : Storage
         _ptr = pool.Rent(Math.Max(1, elements * dtype.SizeOf()), out _classBytes);
     }
 
+    /// <summary>Storage over external memory kept valid by <paramref name="owner"/>, which is disposed when the last view goes.</summary>
+    internal CpuStorage(CpuBackend backend, nint pointer, long elements, DType dtype, IDisposable owner) : base(backend, elements, dtype)
+    {
+        _ptr = pointer != 0 ? pointer : throw new ArgumentException("external storage needs a non-null pointer", nameof(pointer));
+        _owner = owner;
+    }
+
+    /// <summary>True for storage over external memory (never written by the model: a mapped checkpoint's weights).</summary>
+    public bool IsExternal => _owner is not null;
+
     /// <summary>Address of element 0.</summary>
     public byte* Pointer => _ptr != 0 ? (byte*)_ptr : throw new ObjectDisposedException(nameof(CpuStorage));
 
     protected override void Free()
     {
         var p = Interlocked.Exchange(ref _ptr, 0);
-        if (p != 0) _pool.Return(p, _classBytes);
+        if (p == 0) return;
+        if (_owner is not null) _owner.Dispose();
+        else _pool!.Return(p, _classBytes);
     }
 }
