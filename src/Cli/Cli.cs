@@ -1,87 +1,80 @@
+using System.CommandLine;
+using System.CommandLine.Invocation;
+using System.CommandLine.Parsing;
 using System.Globalization;
+using System.Reflection;
 
 namespace LLaDA.Cli;
 
 /// <summary>The `llada` command line: the composition root that picks the backend and runs a command.</summary>
+/// <remarks>
+/// Parsing, help and validation are System.CommandLine's: every command's options are defined in its own file
+/// (Commands/*.cs, Bench/BenchCommand.cs) and its help is generated from those definitions. A usage error (unknown
+/// command or option, bad or missing value) is one `llada: …` line and exit code 2, before anything runs.
+/// </remarks>
 public static class Cli
 {
-    public const string Usage = $$"""
-        llada — LLaDA masked-diffusion language models in pure .NET
+    /// <summary>Exit code of a usage error or of input the command refuses.</summary>
+    public const int UsageExitCode = 2;
 
-        usage: llada <command> [options]
+    private static readonly Lazy<RootCommand> RootLazy = new(Build);
 
-        commands:
-          bench [op] [--json] [--threads N] [--quick] [--profile] [--device cpu|cuda|ilgpu-cpu]
-                 time the CPU primitives; op ∈ {all, matmul, attention, elementwise, reduce,
-                 softmax, rmsnorm, rope, crossentropy, embedding, adamw, train, sample}
-                 (sample: decoding modes at gen length 256; --checkpoint DIR uses a trained model)
-          train  [--preset poems|tiny|bench] [--config FILE] [--data FILE] [--poems N] [--steps N]
-                 [--batch N] [--grad-accum N] [--lr X] [--schedule wsd|cosine|constant] [--seed N]
-                 [--device cpu] [--threads N] [--out DIR] [--resume | --resume-from DIR | --overwrite] [--ar]
-                 [--eval-every N] [--save-every N] [--samples N] [--no-progress]
-                 [--time-sampling uniform|low-discrepancy|antithetic] [--min-t X] [--ema DECAY]
-                 [--global-batch N] [--checksum-every N]
-                 pre-train a mask predictor on the bundled Tang poems (--ar: the autoregressive baseline);
-                 under `mpirun -np N` data-parallel: --batch per rank, --global-batch = batch × N × grad-accum
-          sft    same options, plus --init DIR: fine-tune on poem QA pairs (prompt never masked)
-          info   --checkpoint DIR: validate a checkpoint and print its config, parameters and dtypes
-          generate --checkpoint DIR --prompt TEXT [sampler options] [--chat-template] [--live]
-                 [--trace-out FILE.html|FILE.png] [--keep-eos] [--raw-weights]
-                 (generate, chat and eval use a checkpoint's ema.safetensors when present; --raw-weights: the raw ones)
-                 sampler options: --steps N --gen-length N --block-length N --temperature X --cfg X
-                 --remasking {{LLaDA.Diffusion.Sampling.Policies.UnmaskingPolicies.Names}} --threshold X --factor X --cache none|prefix|dual
-                 --eos-inf --eot-inf --seed N
-          chat   --checkpoint DIR [sampler options]: multi-turn chat with the chat template
-          eval likelihood --checkpoint DIR --prompt TEXT (--answer TEXT | --options "A|B|C")
-                 [--mc-num N] [--batch N] [--cfg X] [--seed N] [--json]
-          eval elbo --data FILE [--checkpoint DIR] [--t-grid N] [--mask-draws M] [--seed N] [--max-lines N] [--json]
-                 negative ELBO per token (bits/char for the char tokenizer) of held-out text, ± standard error
-          eval reversal [--data FILE] [--poems N] [--steps N] [--batch N] [--lr X] [--seed N]
-                 [--max-queries N] [--poem-text] [--threshold X,Y|none] [--factor X,Y] [--remasking A,B] [--no-ar]
-                 [--time-sampling …] [--min-t X] [--ema DECAY] [--json]:
-                 LLaDA-mini vs AR-mini, forward vs reversed couplets; LLaDA also with each fast decoding
-                 (default: threshold 0.9) and each unmasking policy of --remasking (default: confidence),
-                 with forward passes per generated token
-          check  [--device cuda|ilgpu-cpu|opencl] [--size tiny|moderate] [--filter NAME] [--ptx DIR]
-                 compare every ILGPU kernel with the CPU backend; exit code 1 on any mismatch
-                 (--ptx DIR: write every kernel's PTX for SM 9.0 instead, for ptxas -v; no GPU needed)
-          kernels ptx DIR | check | bench [--device cuda|ilgpu-cpu] [--json]
-                 matmul/attention kernels: PTX of every kernel, every path vs the CPU, timings
-          make-checkpoint --shape 8b|8b-2layer|mini --out DIR [--seed N]
-                 a synthetic checkpoint in LLaDA-8B-Instruct's exact layout (names, shapes, BF16, 6 shards + index,
-                 config.json, tokenizer.json/tokenizer_config.json, generation_config.json) with random weights
-          help   this text
-        """;
+    /// <summary>The command tree (built once; the definitions are immutable afterwards).</summary>
+    public static RootCommand Root => RootLazy.Value;
+
+    private static readonly ParserConfiguration Parsing = new() { ResponseFileTokenReplacer = null }; // "@file" is a prompt, not a response file
+
+    private static RootCommand Build()
+    {
+        var root = new RootCommand("llada — LLaDA masked-diffusion language models in pure .NET")
+        {
+            Bench.BenchCommand.Definition(),
+            Commands.TrainCommand.TrainDefinition(),
+            Commands.TrainCommand.SftDefinition(),
+            Commands.InfoCommand.Definition(),
+            Commands.GenerateCommand.Definition(),
+            Commands.ChatCommand.Definition(),
+            Commands.EvalCommand.Definition(),
+            Commands.CheckCommand.Definition(),
+            Commands.KernelsCommand.Definition(),
+            Commands.MakeCheckpointCommand.Definition(),
+        };
+        root.Directives.Clear(); // no [suggest]/[diagram] directives: a first argument in brackets is an unknown command
+        foreach (var o in root.Options)
+        {
+            if (o is VersionOption v) v.Action = new VersionAction();
+        }
+        return root;
+    }
 
     public static int Run(string[] args)
     {
         CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
         CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+        CultureInfo.CurrentUICulture = CultureInfo.InvariantCulture;
         // Piped or logged output has no terminal width (Spectre assumes 80 columns and folds wide tables): use a wide page.
         if (Console.IsOutputRedirected && Environment.GetEnvironmentVariable("COLUMNS") is null) Spectre.Console.AnsiConsole.Profile.Width = 160;
-        if (args.Length == 0 || args[0] is "help" or "--help" or "-h")
+        if (args.Length == 0)
         {
-            Console.WriteLine(Usage);
-            return args.Length == 0 ? 1 : 0;
+            Console.WriteLine(HelpText());
+            return UsageExitCode;
         }
+        // `llada help` lists every command with its options; `llada help CMD…` is `llada CMD… --help`.
+        if (args[0] == "help")
+        {
+            if (args.Length == 1)
+            {
+                Console.WriteLine(HelpText(all: true));
+                return 0;
+            }
+            args = [.. args[1..], "--help"];
+        }
+        var result = Root.Parse(args, Parsing);
+        if (result.Errors.Count > 0 && result.Action is ParseErrorAction) return Fail(Describe(result));
         int threads = LLaDA.Tensors.Cpu.CpuParallel.Threads;
         try
         {
-            var opts = Options.Parse(args[1..]);
-            return args[0] switch
-            {
-                "bench" => Bench.BenchCommand.Run(opts),
-                "train" => Commands.TrainCommand.Run(opts, LLaDA.Diffusion.Training.Objective.Pretrain),
-                "sft" => Commands.TrainCommand.Run(opts, LLaDA.Diffusion.Training.Objective.Sft),
-                "info" => Commands.InfoCommand.Run(opts),
-                "generate" => Commands.GenerateCommand.Run(opts),
-                "chat" => Commands.ChatCommand.Run(opts),
-                "eval" => Commands.EvalCommand.Run(opts),
-                "check" => Commands.CheckCommand.Run(opts),
-                "kernels" => Commands.KernelsCommand.Run(opts),
-                "make-checkpoint" => Commands.MakeCheckpointCommand.Run(opts),
-                _ => Fail($"unknown command '{args[0]}'"),
-            };
+            return result.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false, Output = Console.Out, Error = Console.Error });
         }
         catch (OptionException e)
         {
@@ -105,97 +98,105 @@ public static class Cli
         }
     }
 
+    /// <summary>The generated help of the root command; with <paramref name="all"/> followed by every command's and subcommand's.</summary>
+    public static string HelpText(bool all = false)
+    {
+        var sb = new StringWriter();
+        sb.Write(HelpOf([]));
+        if (all)
+            foreach (var path in CommandPaths(Root, []))
+            {
+                sb.WriteLine();
+                sb.WriteLine($"──── llada {string.Join(' ', path)} ────");
+                sb.Write(HelpOf(path));
+            }
+        return sb.ToString().TrimEnd();
+    }
+
+    /// <summary>What `llada PATH --help` prints.</summary>
+    public static string HelpOf(IReadOnlyList<string> path)
+    {
+        var output = new StringWriter();
+        Root.Parse([.. path, "--help"], Parsing).Invoke(new InvocationConfiguration { Output = output, Error = output });
+        return output.ToString();
+    }
+
+    /// <summary>Every command below <paramref name="command"/> as its path of names, depth first.</summary>
+    public static IEnumerable<IReadOnlyList<string>> CommandPaths(Command command, IReadOnlyList<string> prefix)
+    {
+        foreach (var c in command.Subcommands)
+        {
+            IReadOnlyList<string> path = [.. prefix, c.Name];
+            yield return path;
+            foreach (var sub in CommandPaths(c, path)) yield return sub;
+        }
+    }
+
+    /// <summary>One line for the first usage error of a parse.</summary>
+    private static string Describe(ParseResult r)
+    {
+        var command = r.CommandResult.Command;
+        string where = CommandPath(r.CommandResult);
+        if (r.UnmatchedTokens.Count > 0)
+        {
+            string token = r.UnmatchedTokens[0];
+            if (command is RootCommand)
+                return token.StartsWith('-') ? $"unknown option {token}" : $"unknown command '{token}' ({string.Join(", ", command.Subcommands.Select(c => c.Name))})";
+            if (command.Subcommands.Count > 0 && !token.StartsWith('-'))
+                return $"unknown {where} command '{token}' ({string.Join(", ", command.Subcommands.Select(c => c.Name))})";
+            return token.StartsWith('-') ? $"unknown option {token} for {where} (see llada {where} --help)" : $"unexpected argument '{token}' for {where}";
+        }
+        if (command.Subcommands.Count > 0 && command.Action is null)
+            return $"{where} needs one of: {string.Join(", ", command.Subcommands.Select(c => c.Name))}";
+        foreach (var o in command.Options)
+            if (o.Required && r.GetResult(o) is not { Implicit: false }) return $"{where} needs {o.Name} {o.HelpName}";
+        foreach (var e in r.Errors)
+        {
+            if (e.SymbolResult is ArgumentResult) return e.Message; // the values' own messages (Opt): they name the option and what it takes
+            if (e.SymbolResult is OptionResult { Tokens.Count: 0 } missing) return $"{missing.Option.Name} needs a value";
+        }
+        return r.Errors[0].Message;
+    }
+
+    private static string CommandPath(CommandResult c)
+    {
+        var names = new List<string>();
+        for (SymbolResult? s = c; s is CommandResult cr && cr.Command is not RootCommand; s = s.Parent) names.Insert(0, cr.Command.Name);
+        return string.Join(' ', names);
+    }
+
     private static int Fail(string message, bool usage = true)
     {
         // One rank of an mpirun job: name the rank and take the whole job down (the others would wait for it forever).
-        if (Commands.DistributedRun.Size > 1) Commands.DistributedRun.Fail(message, 2);
+        if (Commands.DistributedRun.Size > 1) Commands.DistributedRun.Fail(message, UsageExitCode);
         Console.Error.WriteLine($"llada: {message}");
         if (usage) Console.Error.WriteLine("run 'llada help' for usage");
-        return 2;
+        return UsageExitCode;
     }
+
+    /// <summary>`llada --version`: the version and the git commit it was built from.</summary>
+    private sealed class VersionAction : SynchronousCommandLineAction
+    {
+        public override int Invoke(ParseResult parseResult)
+        {
+            parseResult.InvocationConfiguration.Output.WriteLine(BuildInfo.Text);
+            return 0;
+        }
+    }
+}
+
+/// <summary>The version and git commit embedded at build time (InformationalVersion "1.2.3+commit"; "unknown" when built without git).</summary>
+public static class BuildInfo
+{
+    private static readonly string Informational =
+        typeof(BuildInfo).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
+
+    public static string Version => Informational.Split('+')[0];
+
+    public static string Commit => Informational.Split('+') is [_, var c, ..] && c.Length > 0 ? c : "unknown";
+
+    public static string Text => $"llada {Version} (commit {Commit})";
 }
 
 /// <summary>A bad command-line option; the message says which and why.</summary>
 public sealed class OptionException(string message) : Exception(message);
-
-/// <summary>Parsed `--name value` / `--flag` options and positional arguments.</summary>
-public sealed class Options
-{
-    private readonly Dictionary<string, string?> _named = new();
-    private readonly HashSet<string> _used = new();
-
-    public List<string> Positional { get; } = new();
-
-    public static Options Parse(string[] args)
-    {
-        var o = new Options();
-        for (int i = 0; i < args.Length; i++)
-        {
-            string a = args[i];
-            if (a.StartsWith("--", StringComparison.Ordinal))
-            {
-                string name = a[2..];
-                string? value = null;
-                int eq = name.IndexOf('=');
-                if (eq >= 0)
-                {
-                    value = name[(eq + 1)..];
-                    name = name[..eq];
-                }
-                else if (i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal))
-                {
-                    value = args[++i];
-                }
-                o._named[name] = value;
-            }
-            else o.Positional.Add(a);
-        }
-        return o;
-    }
-
-    /// <summary>Whether the option was given at all (to tell an explicit value from a default).</summary>
-    public bool Has(string name) => _named.ContainsKey(name);
-
-    public bool Flag(string name)
-    {
-        _used.Add(name);
-        if (!_named.TryGetValue(name, out var v)) return false;
-        if (v is not null)
-        {
-            // A flag followed by a positional argument: give the argument back.
-            Positional.Add(v);
-            _named[name] = null;
-        }
-        return true;
-    }
-
-    public string? String(string name)
-    {
-        _used.Add(name);
-        return _named.TryGetValue(name, out var v) ? v ?? throw new OptionException($"--{name} needs a value") : null;
-    }
-
-    public int Int(string name, int fallback)
-    {
-        _ = OptionRanges.Of(name); // every numeric option has a declared range, given or not
-        var s = String(name);
-        if (s is null) return fallback;
-        // Range and message: OptionRanges, the one table of numeric options.
-        return int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) ? (int)OptionRanges.Check(name, v, s) : throw new OptionException(OptionRanges.Message(name, s));
-    }
-
-    public double Double(string name, double fallback)
-    {
-        _ = OptionRanges.Of(name);
-        var s = String(name);
-        if (s is null) return fallback;
-        return double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) ? OptionRanges.Check(name, v, s) : throw new OptionException(OptionRanges.Message(name, s));
-    }
-
-    /// <summary>Throws when an option was given that no command read.</summary>
-    public void RejectUnknown()
-    {
-        foreach (var k in _named.Keys)
-            if (!_used.Contains(k)) throw new OptionException($"unknown option --{k}");
-    }
-}

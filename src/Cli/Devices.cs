@@ -4,31 +4,39 @@ using LLaDA.Tensors.Cpu;
 
 namespace LLaDA.Cli;
 
-/// <summary>Maps --device names to backends (the composition root is the only place that knows them all).</summary>
+/// <summary>The --device values: the CPU backend or an ILGPU accelerator.</summary>
+public enum Device
+{
+    Cpu,
+    Cuda,
+    IlgpuCpu,
+    Opencl,
+}
+
+/// <summary>Maps --device values to backends (the composition root is the only place that knows them all).</summary>
 public static class Devices
 {
-    private static readonly Dictionary<string, IBackend> Opened = new();
+    private static readonly Dictionary<Device, IBackend> Opened = new();
 
-    /// <summary>The backend for a --device name: cpu (default), cuda, ilgpu-cpu (ILGPU's CPU accelerator, for checks) or opencl.</summary>
+    /// <summary>cpu, cuda, ilgpu-cpu (ILGPU's CPU accelerator, for checks), opencl.</summary>
+    public static readonly Choices<Device> Names = Choices<Device>.KebabCase();
+
+    /// <summary>The ILGPU devices only (commands that compare or time kernels).</summary>
+    public static readonly Choices<Device> Ilgpu = new(Enum.GetValues<Device>().Where(d => d != Device.Cpu).Select(d => (Names.NameOf(d), d)), subset: true);
+
+    /// <summary>The backend for a --device value.</summary>
     /// <remarks>ILGPU backends are opened once per process and kept (kernels compile once per accelerator).</remarks>
-    public static IBackend Get(string? name)
+    public static IBackend Get(Device device)
     {
-        string key = (name ?? "cpu").ToLowerInvariant();
-        switch (key)
+        if (device == Device.Cpu) return CpuBackend.Default;
+        lock (Opened)
         {
-            case "cpu":
-                return CpuBackend.Default;
-            case "cuda" or "ilgpu-cpu" or "opencl":
-                lock (Opened)
-                {
-                    if (Opened.TryGetValue(key, out var b)) return b;
-                    b = IlgpuBackend.TryCreate(key, out var reason)
-                        ?? throw new OptionException($"--device {name}: the ILGPU backend could not start ({reason}); use --device cpu");
-                    Opened[key] = b;
-                    return b;
-                }
-            default:
-                throw new OptionException($"unknown --device '{name}' (cpu, cuda, ilgpu-cpu, opencl)");
+            if (Opened.TryGetValue(device, out var b)) return b;
+            string name = Names.NameOf(device);
+            b = IlgpuBackend.TryCreate(name, out var reason)
+                ?? throw new OptionException($"--device {name}: the ILGPU backend could not start ({reason}); use --device cpu");
+            Opened[device] = b;
+            return b;
         }
     }
 }

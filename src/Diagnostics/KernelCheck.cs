@@ -9,15 +9,26 @@ using LLaDA.Tensors.Random;
 
 namespace LLaDA.Diagnostics;
 
+/// <summary>Whether a kernel matched the CPU backend (printed PASS / FAIL).</summary>
+public enum CheckStatus
+{
+    Pass,
+    Fail,
+    Skip,
+}
+
 /// <summary>Outcome of one kernel-vs-CpuBackend comparison.</summary>
 /// <param name="Name">Check name ("softmax", "copy.f32-bf16", …).</param>
 /// <param name="Shape">The shape it ran at.</param>
 /// <param name="MaxAbsDiff">Largest |cpu − device| over all outputs (0 for exact matches).</param>
-/// <param name="Status">PASS, FAIL, or SKIP (a kernel path this accelerator cannot run, e.g. 256-thread tiles on a small-group device).</param>
+/// <param name="Status">Pass, Fail, or Skip (a kernel path this accelerator cannot run, e.g. 256-thread tiles on a small-group device).</param>
 /// <param name="Detail">Why it failed or was skipped (worst element, exception), else empty.</param>
-public sealed record CheckResult(string Name, string Shape, double MaxAbsDiff, string Status, string Detail, double Milliseconds)
+public sealed record CheckResult(string Name, string Shape, double MaxAbsDiff, CheckStatus Status, string Detail, double Milliseconds)
 {
-    public bool Passed => Status != "FAIL";
+    public bool Passed => Status != CheckStatus.Fail;
+
+    /// <summary>The status as printed: PASS, FAIL or SKIP.</summary>
+    public string StatusText => Status.ToString().ToUpperInvariant();
 
     /// <summary>One JSON line: check, shape, max_abs_err (null when not finite), status, ok, detail, ms.</summary>
     public string ToJson() => JsonSerializer.Serialize(new
@@ -25,14 +36,14 @@ public sealed record CheckResult(string Name, string Shape, double MaxAbsDiff, s
         check = Name,
         shape = Shape,
         max_abs_err = double.IsFinite(MaxAbsDiff) ? MaxAbsDiff : (double?)null,
-        status = Status,
+        status = StatusText,
         ok = Passed,
         detail = Detail,
         ms = Math.Round(Milliseconds, 3),
     });
 
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"{Name,-24} {Shape,-22} max|diff| {MaxAbsDiff,-10:G3} {Status}{(Detail.Length > 0 ? "  " + Detail : "")}");
+        $"{Name,-24} {Shape,-22} max|diff| {MaxAbsDiff,-10:G3} {StatusText}{(Detail.Length > 0 ? "  " + Detail : "")}");
 }
 
 /// <summary>Every IBackend primitive run on a device backend and on CpuBackend with the same seeded inputs, compared elementwise.</summary>
@@ -99,24 +110,24 @@ public static partial class KernelCheck
             for (int k = 0; k < expected.Length; k++)
             {
                 if (!expected[k].Shape.SequenceEqual(actual[k].Shape))
-                    return new CheckResult(c.Name, shapeText, double.NaN, "FAIL", $"output {k}: shape {Check.Fmt(actual[k].Shape)} != {Check.Fmt(expected[k].Shape)}", sw.Elapsed.TotalMilliseconds);
+                    return new CheckResult(c.Name, shapeText, double.NaN, CheckStatus.Fail, $"output {k}: shape {Check.Fmt(actual[k].Shape)} != {Check.Fmt(expected[k].Shape)}", sw.Elapsed.TotalMilliseconds);
                 var e = expected[k].ToArray();
                 var a = actual[k].ToArray();
                 var (diff, bad) = Compare(e, a, c.Atol, c.Rtol);
                 maxDiff = Math.Max(maxDiff, diff);
                 if (bad >= 0)
-                    return new CheckResult(c.Name, shapeText, maxDiff, "FAIL",
+                    return new CheckResult(c.Name, shapeText, maxDiff, CheckStatus.Fail,
                         string.Create(CultureInfo.InvariantCulture, $"output {k} [{bad}]: cpu {e[bad]:G9}, device {a[bad]:G9} (atol {c.Atol}, rtol {c.Rtol})"), sw.Elapsed.TotalMilliseconds);
             }
-            return new CheckResult(c.Name, shapeText, maxDiff, "PASS", "", sw.Elapsed.TotalMilliseconds);
+            return new CheckResult(c.Name, shapeText, maxDiff, CheckStatus.Pass, "", sw.Elapsed.TotalMilliseconds);
         }
         catch (SkipCheck e)
         {
-            return new CheckResult(c.Name, shapeText, 0, "SKIP", e.Message, sw.Elapsed.TotalMilliseconds);
+            return new CheckResult(c.Name, shapeText, 0, CheckStatus.Skip, e.Message, sw.Elapsed.TotalMilliseconds);
         }
         catch (Exception e)
         {
-            return new CheckResult(c.Name, shapeText, double.NaN, "FAIL", $"{e.GetType().Name}: {e.Message}", sw.Elapsed.TotalMilliseconds);
+            return new CheckResult(c.Name, shapeText, double.NaN, CheckStatus.Fail, $"{e.GetType().Name}: {e.Message}", sw.Elapsed.TotalMilliseconds);
         }
     }
 
@@ -128,14 +139,14 @@ public static partial class KernelCheck
             var (reference, bound) = exact[k];
             var a = actual[k].ToArray();
             if (a.Length != reference.Length)
-                return new CheckResult(c.Name, shapeText, double.NaN, "FAIL", $"output {k}: {a.Length} elements, expected {reference.Length}", sw.Elapsed.TotalMilliseconds);
+                return new CheckResult(c.Name, shapeText, double.NaN, CheckStatus.Fail, $"output {k}: {a.Length} elements, expected {reference.Length}", sw.Elapsed.TotalMilliseconds);
             for (int i = 0; i < a.Length; i++) maxDiff = Math.Max(maxDiff, Math.Abs(reference[i] - a[i]));
             var (bad, ratio) = GemmErrorModel.Compare(reference, bound, a);
             if (bad >= 0)
-                return new CheckResult(c.Name, shapeText, maxDiff, "FAIL",
+                return new CheckResult(c.Name, shapeText, maxDiff, CheckStatus.Fail,
                     string.Create(CultureInfo.InvariantCulture, $"output {k} [{bad}]: exact {reference[bad]:G9}, device {a[bad]:G9} (bound {bound[bad]:G3}, error/bound {ratio:G3})"), sw.Elapsed.TotalMilliseconds);
         }
-        return new CheckResult(c.Name, shapeText, maxDiff, "PASS", "", sw.Elapsed.TotalMilliseconds);
+        return new CheckResult(c.Name, shapeText, maxDiff, CheckStatus.Pass, "", sw.Elapsed.TotalMilliseconds);
     }
 
     /// <summary>Max |e − a| and the index of the worst element out of tolerance (−1 when all pass).</summary>

@@ -1,5 +1,14 @@
 namespace LLaDA.Nn;
 
+/// <summary>The named model shapes of <see cref="Presets"/>.</summary>
+public enum Preset
+{
+    Tiny,
+    Poems,
+    Bench,
+    Llada8B,
+}
+
 /// <summary>Named model shapes, from CI-sized to LLaDA-8B (shape only: nobody trains that here).</summary>
 public static class Presets
 {
@@ -27,13 +36,27 @@ public static class Presets
     /// <summary>LLaDA-8B-Instruct's shape (SPEC §4.1): 8.02B parameters.</summary>
     public static MaskPredictorConfig Llada8B() => new();
 
-    /// <summary>Looks a preset up by name ("tiny", "poems", "bench", "8B").</summary>
-    public static MaskPredictorConfig ByName(string name, int vocab, int mask, int eos) => name.ToLowerInvariant() switch
+    /// <summary>Every preset by name (the one list of names): "tiny", "poems", "bench", "8b".</summary>
+    public static IReadOnlyList<(string Name, Preset Preset)> Names { get; } = [("tiny", Preset.Tiny), ("poems", Preset.Poems), ("bench", Preset.Bench), ("8b", Preset.Llada8B)];
+
+    /// <summary>The shape of <paramref name="preset"/> with the tokenizer's vocabulary and special ids (8B keeps its own).</summary>
+    public static MaskPredictorConfig Of(Preset preset, int vocab, int mask, int eos) => preset switch
     {
-        "tiny" => Tiny(vocab, mask, eos),
-        "poems" => Poems(vocab, mask, eos),
-        "bench" => Bench(vocab) with { MaskTokenId = mask, EosTokenId = eos, PadTokenId = eos },
-        "8b" => Llada8B(),
-        _ => throw new ConfigException($"unknown preset '{name}' (tiny, poems, bench, 8B)"),
+        Preset.Tiny => Tiny(vocab, mask, eos),
+        Preset.Poems => Poems(vocab, mask, eos),
+        Preset.Bench => Bench(vocab) with { MaskTokenId = mask, EosTokenId = eos, PadTokenId = eos },
+        Preset.Llada8B => Llada8B(),
+        _ => throw new ArgumentOutOfRangeException(nameof(preset), preset, "unknown preset"),
     };
+
+    /// <summary>The preset named <paramref name="name"/> (case-insensitive).</summary>
+    public static Preset Parse(string name) =>
+        Names.FirstOrDefault(n => string.Equals(n.Name, name, StringComparison.OrdinalIgnoreCase)) is { Name: not null } hit
+            ? hit.Preset
+            : throw new ConfigException($"unknown preset '{name}' ({string.Join(", ", Names.Select(n => n.Name))})");
+
+    /// <summary>Looks a preset up by name ("tiny", "poems", "bench", "8b").</summary>
+    public static MaskPredictorConfig ByName(string name, int vocab, int mask, int eos) => Of(Parse(name), vocab, mask, eos);
+
+    public static string NameOf(Preset preset) => Names.First(n => n.Preset == preset).Name;
 }

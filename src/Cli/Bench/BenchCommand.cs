@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -13,21 +14,54 @@ public static class BenchCommand
     /// <summary>Memory bandwidth of our 2-core machines, both cores (GB/s), the yardstick for bandwidth-bound ops.</summary>
     public const double ReferenceBandwidth = 55.0;
 
-    private static readonly string[] Families = ["matmul", "attention", "elementwise", "reduce", "softmax", "rmsnorm", "rope", "crossentropy", "embedding", "adamw", "train", "sample"];
-
-    public static int Run(Options o)
+    /// <summary>The families `llada bench [op]` times, in run order.</summary>
+    public enum Family
     {
-        bool json = o.Flag("json");
-        bool quick = o.Flag("quick");
-        LLaDA.Autograd.OpProfiler.Enabled = o.Flag("profile");
-        int threads = o.Int("threads", Environment.ProcessorCount);
-        CpuBenchCases.SampleCheckpoint = o.String("checkpoint");
-        var backend = Devices.Get(o.String("device"));
+        All,
+        Matmul,
+        Attention,
+        Elementwise,
+        Reduce,
+        Softmax,
+        Rmsnorm,
+        Rope,
+        Crossentropy,
+        Embedding,
+        Adamw,
+        Train,
+        Sample,
+    }
+
+    private static readonly Choices<Family> Families = Choices<Family>.KebabCase();
+
+    private static readonly Argument<Named<Family>> Op = Opt.ChoiceArgument("op", "what to time (sample: decoding modes at gen length 256)", Families, Family.All);
+    private static readonly Option<bool> Json = Opt.Json();
+    private static readonly Option<bool> Quick = Opt.Flag("quick", "shorter timing budget per case");
+    private static readonly Option<bool> Profile = Opt.Flag("profile", "per-op time of the autograd ops (train)");
+    private static readonly Option<int> Threads = Opt.Threads();
+    private static readonly Option<string?> Checkpoint = Opt.Text("checkpoint", "DIR", "bench sample: a trained model instead of a random one");
+    private static readonly Option<Named<Device>> DeviceOption = Opt.Device();
+
+    public static Command Definition()
+    {
+        var c = new Command("bench", "time the CPU primitives (GFLOP/s, GB/s), training steps and decoding; on an ILGPU device its kernels first")
+        {
+            Op, Json, Quick, Profile, Threads, Checkpoint, DeviceOption,
+        };
+        c.SetAction(Run);
+        return c;
+    }
+
+    private static int Run(ParseResult p)
+    {
+        bool json = p.GetValue(Json);
+        bool quick = p.GetValue(Quick);
+        LLaDA.Autograd.OpProfiler.Enabled = p.GetValue(Profile);
+        int threads = p.GetValue(Threads);
+        CpuBenchCases.SampleCheckpoint = p.GetValue(Checkpoint);
+        var backend = Devices.Get(p.GetValue(DeviceOption));
         CpuBenchCases.Backend = backend;
-        o.RejectUnknown();
-        string op = o.Positional.Count > 0 ? o.Positional[0] : "all";
-        if (op != "all" && !Families.Contains(op))
-            throw new OptionException($"unknown bench op '{op}'; one of: all, {string.Join(", ", Families)}");
+        string op = Families.NameOf(p.GetValue(Op));
         CpuParallel.Threads = threads;
         double budget = quick ? 0.15 : 0.6;
 
@@ -46,7 +80,7 @@ public static class BenchCommand
             Console.WriteLine($"llada bench — {backend.Name} backend, {threads} thread(s), {CpuMatMul.BestAvailable} GEMM kernel, {(quick ? "quick" : "full")} run");
             Console.WriteLine($"{"op",-26} {"shape",-46} {"median ms",10} {"GFLOP/s",9} {"GB/s",8}  note");
         }
-        foreach (var family in Families)
+        foreach (var family in Families.Names.Skip(1))
         {
             if (op != "all" && op != family) continue;
             foreach (var r in CpuBenchCases.Run(family, budget, quick))

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using LLaDA.Diffusion.Data;
 using LLaDA.Diffusion.Sampling;
 using LLaDA.Tensors.Cpu;
@@ -8,14 +9,27 @@ namespace LLaDA.Cli.Commands;
 /// <remarks>Turn n &gt; 1: prompt = previous full output with every EOS removed, then the new turn's templated ids minus their BOS.</remarks>
 public static class ChatCommand
 {
-    public static int Run(Options o)
+    private static readonly Option<string> Checkpoint = Opt.Text("checkpoint", "DIR", "checkpoint directory, or a training run (its latest checkpoint)", "runs/sft");
+    private static readonly Option<Named<Device>> DeviceOption = Opt.Device();
+    private static readonly Option<int> Threads = Opt.Threads();
+    private static readonly Option<bool> RawWeights = Opt.RawWeights();
+    private static readonly SamplerOptions Sampler = new(new SamplerConfig { GenLength = 32, BlockLength = 32, Steps = 32 });
+
+    public static Command Definition()
     {
-        string dir = o.String("checkpoint") ?? "runs/sft";
-        var backend = Devices.Get(o.String("device"));
-        CpuParallel.Threads = o.Int("threads", Environment.ProcessorCount);
-        var cfg = SamplerOptions.Parse(o, new SamplerConfig { GenLength = 32, BlockLength = 32, Steps = 32 });
-        bool rawWeights = o.Flag("raw-weights");
-        o.RejectUnknown();
+        var c = new Command("chat", "multi-turn chat with the chat template (one line per turn; an empty line or Ctrl-D ends)") { Checkpoint, DeviceOption, Threads, RawWeights };
+        foreach (var o in Sampler.All) c.Add(o);
+        c.SetAction(Run);
+        return c;
+    }
+
+    private static int Run(ParseResult p)
+    {
+        string dir = p.GetValue(Checkpoint)!;
+        var backend = Devices.Get(p.GetValue(DeviceOption));
+        CpuParallel.Threads = p.GetValue(Threads);
+        var cfg = Sampler.Read(p);
+        bool rawWeights = p.GetValue(RawWeights);
         // Memory for the longest conversation the context allows; each turn is also checked against the context.
         var (model, tok, resolved) = ModelLoader.Load(dir, backend, (c, _) =>
             MemoryEstimate.Generate(c, Math.Max(0, c.MaxSequenceLength - cfg.GenLength), cfg.GenLength, cfg.CfgScale > 0, cfg.Cache != LLaDA.Nn.CacheMode.None).EnsureFits("lower --gen-length or use a smaller model"), rawWeights);

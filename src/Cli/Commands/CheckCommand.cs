@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using LLaDA.Diagnostics;
 using LLaDA.Kernels;
@@ -12,13 +13,23 @@ namespace LLaDA.Cli.Commands;
 /// </remarks>
 public static class CheckCommand
 {
-    public static int Run(Options o)
+    private static readonly Option<Named<Device>> DeviceOption = Opt.Choice("device", "the ILGPU device to check", Devices.Ilgpu, Device.Cuda);
+    private static readonly Option<KernelCheck.Size?> SizeOption = Opt.Choice("size", "shapes: tiny edge cases or model-like (default: tiny on ilgpu-cpu, moderate on a GPU)", Choices<KernelCheck.Size>.KebabCase());
+    private static readonly Option<string?> Filter = Opt.Text("filter", "NAME", "run only the checks whose name contains NAME");
+    private static readonly Option<string?> Ptx = Opt.Text("ptx", "DIR", "write every kernel's PTX for SM 9.0 into DIR instead (for ptxas -v; no GPU needed)");
+
+    public static Command Definition()
     {
-        string device = o.String("device") ?? "cuda";
-        string? sizeName = o.String("size");
-        string? filter = o.String("filter");
-        string? ptxDir = o.String("ptx");
-        o.RejectUnknown();
+        var c = new Command("check", "compare every ILGPU kernel with the CPU backend; exit code 1 on any mismatch") { DeviceOption, SizeOption, Filter, Ptx };
+        c.SetAction(Run);
+        return c;
+    }
+
+    private static int Run(ParseResult r)
+    {
+        var device = r.GetValue(DeviceOption);
+        string? filter = r.GetValue(Filter);
+        string? ptxDir = r.GetValue(Ptx);
         if (ptxDir is not null)
         {
             // No device needed: ILGPU's PTX backend runs anywhere; ptxas -v on the GPU machine reads the files.
@@ -27,23 +38,16 @@ public static class CheckCommand
             Console.WriteLine($"wrote the PTX (SM 9.0) of {paths.Count} kernels to {Path.GetFullPath(ptxDir)}");
             return failures.Count > 0 ? 1 : 0;
         }
-        if (device == "cpu") throw new OptionException("check compares an ILGPU device with the CPU backend: use --device cuda, ilgpu-cpu or opencl");
-        if (Devices.Get(device) is not IlgpuBackend backend) throw new OptionException($"--device {device} is not an ILGPU device");
-        var size = sizeName?.ToLowerInvariant() switch
-        {
-            null => backend.Accelerator.AcceleratorType == ILGPU.Runtime.AcceleratorType.CPU ? KernelCheck.Size.Tiny : KernelCheck.Size.Moderate,
-            "tiny" => KernelCheck.Size.Tiny,
-            "moderate" => KernelCheck.Size.Moderate,
-            _ => throw new OptionException($"--size {sizeName}: expected tiny or moderate"),
-        };
+        if (Devices.Get(device) is not IlgpuBackend backend) throw new OptionException($"--device {Devices.Names.NameOf(device)} is not an ILGPU device");
+        var size = r.GetValue(SizeOption) ?? (backend.Accelerator.AcceleratorType == ILGPU.Runtime.AcceleratorType.CPU ? KernelCheck.Size.Tiny : KernelCheck.Size.Moderate);
         var a = backend.Accelerator;
         Console.WriteLine($"llada check — {backend.Name}: {a.Name}, {a.MemorySize / (1 << 20)} MiB, {a.NumMultiprocessors} SMs, warp {a.WarpSize}, ≤ {a.MaxNumThreadsPerGroup} threads/group; {size} shapes vs the cpu backend");
         var sw = Stopwatch.StartNew();
         int pass = 0, fail = 0;
-        KernelCheck.RunAll(backend, size, filter, r =>
+        KernelCheck.RunAll(backend, size, filter, result =>
         {
-            Console.WriteLine(r.ToString());
-            if (r.Status == "FAIL") fail++;
+            Console.WriteLine(result.ToString());
+            if (!result.Passed) fail++;
             else pass++;
         });
         if (pass + fail == 0) throw new OptionException($"--filter {filter} matches no check (names: {string.Join(", ", KernelCheck.Names)})");

@@ -1,4 +1,6 @@
+using System.CommandLine;
 using System.Text.Json;
+using LLaDA.Nn;
 using LLaDA.Diffusion.Data;
 using LLaDA.Diffusion.Eval;
 using LLaDA.Diffusion.Likelihood;
@@ -12,37 +14,58 @@ namespace LLaDA.Cli.Commands;
 /// <summary>`llada eval likelihood`, `llada eval reversal` and `llada eval elbo`.</summary>
 public static class EvalCommand
 {
-    public static int Run(Options o)
+    public static Command Definition()
     {
-        if (o.Positional.Count == 0) throw new OptionException("eval needs a task: likelihood or reversal");
-        string task = o.Positional[0];
-        return task switch
+        var eval = new Command("eval", "evaluate a checkpoint: likelihood of answers, negative ELBO of held-out text, the reversal-curse benchmark")
         {
-            "likelihood" => Likelihood(o),
-            "reversal" => Reversal(o),
-            "elbo" => Elbo(o),
-            _ => throw new OptionException($"unknown eval task '{task}' (likelihood, reversal, elbo)"),
+            LikelihoodDefinition(), ElboDefinition(), ReversalDefinition(),
         };
+        return eval;
     }
 
-    private static int Likelihood(Options o)
+    // ---- eval likelihood
+
+    private static readonly Option<string> LCheckpoint = Opt.Text("checkpoint", "DIR", "checkpoint directory, or a training run (its latest checkpoint)", "runs/llada");
+    private static readonly Option<string?> LPrompt = Opt.Text("prompt", "TEXT", "the prompt");
+    private static readonly Option<string?> LAnswer = Opt.Text("answer", "TEXT", "score this answer (or give --options)");
+    private static readonly Option<string?> LOptions = Opt.Text("options", "\"A|B|C\"", "score each option and pick the most likely (or give --answer)");
+    private static readonly Option<bool> LJson = Opt.Json();
+    private static readonly Option<int> LMcNum = Opt.Int("mc-num", "Monte-Carlo samples of the masking level (a multiple of --batch)", 128);
+    private static readonly Option<int> LBatch = Opt.Int("batch", "samples per forward pass", 16);
+    private static readonly Option<double> LCfg = Opt.Real("cfg", "classifier-free guidance scale", 0);
+    private static readonly Option<ulong> LSeed = Opt.Seed("seed of the masking draws", 0);
+    private static readonly Option<Named<Device>> LDevice = Opt.Device();
+    private static readonly Option<int> LThreads = Opt.Threads();
+    private static readonly Option<bool> LRawWeights = Opt.RawWeights();
+
+    private static Command LikelihoodDefinition()
     {
-        string dir = o.String("checkpoint") ?? "runs/llada";
-        string prompt = o.String("prompt") ?? throw new OptionException("eval likelihood needs --prompt TEXT");
-        string? answer = o.String("answer");
-        string? optionsArg = o.String("options");
-        bool json = o.Flag("json");
+        LPrompt.Required = true;
+        var c = new Command("likelihood", "lower bound of log p(answer | prompt) by Monte-Carlo over masking levels (LLaDA's get_log_likelihood)")
+        {
+            LCheckpoint, LPrompt, LAnswer, LOptions, LJson, LMcNum, LBatch, LCfg, LSeed, LDevice, LThreads, LRawWeights,
+        };
+        c.SetAction(Likelihood);
+        return c;
+    }
+
+    private static int Likelihood(ParseResult o)
+    {
+        string dir = o.GetValue(LCheckpoint)!;
+        string prompt = o.GetValue(LPrompt)!;
+        string? answer = o.GetValue(LAnswer);
+        string? optionsArg = o.GetValue(LOptions);
+        bool json = o.GetValue(LJson);
         var cfg = new LikelihoodConfig
         {
-            McNum = o.Int("mc-num", 128),
-            BatchSize = o.Int("batch", 16),
-            CfgScale = o.Double("cfg", 0),
-            Seed = (ulong)o.Int("seed", 0),
+            McNum = o.GetValue(LMcNum),
+            BatchSize = o.GetValue(LBatch),
+            CfgScale = o.GetValue(LCfg),
+            Seed = o.GetValue(LSeed),
         };
-        var backend = Devices.Get(o.String("device"));
-        CpuParallel.Threads = o.Int("threads", Environment.ProcessorCount);
-        bool rawWeights = o.Flag("raw-weights");
-        o.RejectUnknown();
+        var backend = Devices.Get(o.GetValue(LDevice));
+        CpuParallel.Threads = o.GetValue(LThreads);
+        bool rawWeights = o.GetValue(LRawWeights);
         if (answer is null == optionsArg is null) throw new OptionException("give exactly one of --answer TEXT or --options \"A|B|C\"");
         int[] p = [];
         var (model, tok, _) = ModelLoader.Load(dir, backend, (c, t) =>
@@ -89,30 +112,48 @@ public static class EvalCommand
     /// <summary>Decodings scored besides one token per step: "--threshold 0.9,0.7 --factor 1" gives three; "--threshold
     /// none" gives none; no option at all gives threshold 0.9. (No KV cache: the answers are infilled inside fixed-length
     /// documents with EOS padding after them, which a prefix/dual cache does not cover; `llada bench sample` times the caches.)</summary>
-    private static IReadOnlyList<SamplerConfig> FastDecodings(string? thresholds, string? factors)
+    private static IReadOnlyList<SamplerConfig> FastDecodings(IReadOnlyList<double>? thresholds, IReadOnlyList<double>? factors)
     {
-        static IEnumerable<double> Values(string? list, string name) => list is null or "none" ? [] : list.Split(',').Select(v =>
-            double.TryParse(v, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var x) && x > 0
-                ? x : throw new OptionException($"--{name}: '{v}' is not a positive number (a comma-separated list, or none)"));
-        var list = Values(thresholds ?? (factors is null ? "0.9" : null), "threshold").Select(t => t <= 1 ? new SamplerConfig { Threshold = t }
-                : throw new OptionException($"--threshold {t} must be in (0, 1]")).ToList();
-        list.AddRange(Values(factors, "factor").Select(f => new SamplerConfig { Factor = f }));
+        var list = (thresholds ?? (factors is null ? [0.9] : [])).Select(t => new SamplerConfig { Threshold = t }).ToList();
+        list.AddRange((factors ?? []).Select(f => new SamplerConfig { Factor = f }));
         return list;
     }
 
-    /// <summary>`llada eval elbo --data FILE`: negative ELBO per token (and bits/char for the char tokenizer) of every non-empty line, as [BOS] line [EOS] with the line's tokens scored.</summary>
-    private static int Elbo(Options o)
+    // ---- eval elbo
+
+    private static readonly Option<string> ECheckpoint = Opt.Text("checkpoint", "DIR", "checkpoint directory, or a training run (its latest checkpoint)", "runs/llada");
+    private static readonly Option<string?> EData = Opt.Text("data", "FILE", "held-out text, one document per line");
+    private static readonly Option<int> ETGrid = Opt.Int("t-grid", "masking levels per document (a midpoint grid)", new ElboConfig().TGrid);
+    private static readonly Option<int> EMaskDraws = Opt.Int("mask-draws", "mask draws per masking level", new ElboConfig().MaskDraws);
+    private static readonly Option<ulong> ESeed = Opt.Seed("seed of the mask draws", new ElboConfig().Seed);
+    private static readonly Option<int> EMaxLines = Opt.Int("max-lines", "documents to score", 0);
+    private static readonly Option<bool> EJson = Opt.Json();
+    private static readonly Option<Named<Device>> EDevice = Opt.Device();
+    private static readonly Option<int> EThreads = Opt.Threads();
+    private static readonly Option<bool> ERawWeights = Opt.RawWeights();
+
+    private static Command ElboDefinition()
     {
-        string dir = o.String("checkpoint") ?? "runs/llada";
-        string data = o.String("data") ?? throw new OptionException("eval elbo needs --data FILE (one document per line)");
-        var d = new ElboConfig();
-        var cfg = d with { TGrid = o.Int("t-grid", d.TGrid), MaskDraws = o.Int("mask-draws", d.MaskDraws), Seed = (ulong)o.Int("seed", (int)d.Seed) };
-        int maxLines = o.Int("max-lines", 0);
-        bool json = o.Flag("json");
-        var backend = Devices.Get(o.String("device"));
-        CpuParallel.Threads = o.Int("threads", Environment.ProcessorCount);
-        bool rawWeights = o.Flag("raw-weights");
-        o.RejectUnknown();
+        EData.Required = true;
+        var c = new Command("elbo", "negative ELBO per token (bits/char for the char tokenizer) of held-out text, ± standard error")
+        {
+            ECheckpoint, EData, ETGrid, EMaskDraws, ESeed, EMaxLines, EJson, EDevice, EThreads, ERawWeights,
+        };
+        c.SetAction(Elbo);
+        return c;
+    }
+
+    /// <summary>`llada eval elbo --data FILE`: negative ELBO per token (and bits/char for the char tokenizer) of every non-empty line, as [BOS] line [EOS] with the line's tokens scored.</summary>
+    private static int Elbo(ParseResult o)
+    {
+        string dir = o.GetValue(ECheckpoint)!;
+        string data = o.GetValue(EData)!;
+        var cfg = new ElboConfig { TGrid = o.GetValue(ETGrid), MaskDraws = o.GetValue(EMaskDraws), Seed = o.GetValue(ESeed) };
+        int maxLines = o.GetValue(EMaxLines);
+        bool json = o.GetValue(EJson);
+        var backend = Devices.Get(o.GetValue(EDevice));
+        CpuParallel.Threads = o.GetValue(EThreads);
+        bool rawWeights = o.GetValue(ERawWeights);
         cfg.Validate();
         var lines = InputFile.ReadLines(data, "data file").Where(l => l.Trim().Length > 0).Take(maxLines > 0 ? maxLines : int.MaxValue).ToList();
         if (lines.Count < 2) throw new OptionException($"--data {data}: needs at least 2 non-empty lines for a standard error");
@@ -140,30 +181,61 @@ public static class EvalCommand
         return 0;
     }
 
-    private static int Reversal(Options o)
+    // ---- eval reversal
+
+    private static readonly ReversalConfig RDefaults = new();
+    private static readonly Option<string?> RData = Opt.Text("data", "FILE", "poems, one per line (default: the bundled Tang poems)");
+    private static readonly Option<bool> RJson = Opt.Json();
+    private static readonly Option<int> RPoems = Opt.Int("poems", "poems to train on", RDefaults.Poems);
+    private static readonly Option<int> RSteps = Opt.Int("steps", "training steps of each model", RDefaults.Steps);
+    private static readonly Option<int> RBatch = Opt.Int("batch", "training batch", RDefaults.Batch);
+    private static readonly Option<double> RLr = Opt.Real("lr", "learning rate", Opt.AsWritten(RDefaults.Lr));
+    private static readonly Option<ulong> RSeed = Opt.Seed("seed of the initialisation, data order and sampling", RDefaults.Seed);
+    private static readonly Option<Named<Preset>> RPreset = Opt.Choice("preset", "model shape of both models", TrainCommand.PresetNames, LLaDA.Nn.Presets.Parse(RDefaults.Preset));
+    private static readonly Option<int> RMaxQueries = Opt.Int("max-queries", "couplets asked", RDefaults.MaxQueries);
+    private static readonly Option<bool> RPoemText = Opt.Flag("poem-text", "also train on the poems' plain text, not only the couplet questions");
+    private static readonly Option<IReadOnlyList<double>?> RThreshold = Opt.RealList("threshold", "Fast-dLLM threshold decodings also scored (default: 0.9 unless --factor is given; none: no threshold decoding)");
+    private static readonly Option<IReadOnlyList<double>?> RFactor = Opt.RealList("factor", "Fast-dLLM factor decodings also scored");
+    private static readonly Option<IReadOnlyList<Remasking>?> RRemasking = Opt.ChoiceList("remasking", "unmasking policies scored, comma-separated (default: confidence)", SamplerOptions.Remaskings);
+    private static readonly Option<bool> RNoAr = Opt.Flag("no-ar", "skip the autoregressive baseline");
+    private static readonly VarianceOptions RVariance = new(new LLaDA.Diffusion.Training.TrainConfig { Noise = RDefaults.Noise, EmaDecay = RDefaults.EmaDecay });
+    private static readonly Option<Named<Device>> RDevice = Opt.Device();
+    private static readonly Option<int> RThreads = Opt.Threads();
+
+    private static Command ReversalDefinition()
     {
-        string data = o.String("data") ?? DataPaths.DefaultPoems();
-        bool json = o.Flag("json");
-        var d = new ReversalConfig();
+        var c = new Command("reversal", "LLaDA-mini vs AR-mini on forward vs reversed couplets; LLaDA also with each fast decoding and each unmasking policy, with forward passes per generated token")
+        {
+            RData, RJson, RPoems, RSteps, RBatch, RLr, RSeed, RPreset, RMaxQueries, RPoemText, RThreshold, RFactor, RRemasking, RNoAr, RDevice, RThreads,
+        };
+        foreach (var v in RVariance.All) c.Add(v);
+        c.SetAction(Reversal);
+        return c;
+    }
+
+    private static int Reversal(ParseResult o)
+    {
+        string data = o.GetValue(RData) ?? DataPaths.DefaultPoems();
+        bool json = o.GetValue(RJson);
+        var d = RDefaults;
         var cfg = d with
         {
-            Poems = o.Int("poems", d.Poems),
-            Steps = o.Int("steps", d.Steps),
-            Batch = o.Int("batch", d.Batch),
-            Lr = (float)o.Double("lr", d.Lr),
-            Seed = (ulong)o.Int("seed", (int)d.Seed),
-            Preset = o.String("preset") ?? d.Preset,
-            MaxQueries = o.Int("max-queries", d.MaxQueries),
-            IncludePoemText = o.Flag("poem-text"),
-            FastDecodings = FastDecodings(o.String("threshold"), o.String("factor")),
-            Remaskings = o.String("remasking") is string rm ? rm.Split(',').Select(SamplerOptions.ParseRemasking).Distinct().ToList() : d.Remaskings,
-            SkipAutoregressive = o.Flag("no-ar"),
+            Poems = o.GetValue(RPoems),
+            Steps = o.GetValue(RSteps),
+            Batch = o.GetValue(RBatch),
+            Lr = (float)o.GetValue(RLr),
+            Seed = o.GetValue(RSeed),
+            Preset = LLaDA.Nn.Presets.NameOf(o.GetValue(RPreset)),
+            MaxQueries = o.GetValue(RMaxQueries),
+            IncludePoemText = o.GetValue(RPoemText),
+            FastDecodings = FastDecodings(o.GetValue(RThreshold), o.GetValue(RFactor)),
+            Remaskings = o.GetValue(RRemasking) ?? d.Remaskings,
+            SkipAutoregressive = o.GetValue(RNoAr),
         };
-        var variance = VarianceOptions.Apply(o, new LLaDA.Diffusion.Training.TrainConfig { Noise = cfg.Noise, EmaDecay = cfg.EmaDecay });
+        var variance = RVariance.Apply(o, new LLaDA.Diffusion.Training.TrainConfig { Noise = cfg.Noise, EmaDecay = cfg.EmaDecay });
         cfg = cfg with { Noise = variance.Noise, EmaDecay = variance.EmaDecay };
-        var backend = Devices.Get(o.String("device"));
-        CpuParallel.Threads = o.Int("threads", Environment.ProcessorCount);
-        o.RejectUnknown();
+        var backend = Devices.Get(o.GetValue(RDevice));
+        CpuParallel.Threads = o.GetValue(RThreads);
         var corpus = PoemCorpus.Load(data, cfg.Poems);
         Action<string>? log = json ? null : s => Console.Error.WriteLine(s);
         var scores = ReversalBenchmark.Run(corpus, cfg, backend, log);

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using LLaDA.Diffusion.Data;
 using LLaDA.Diffusion.Sampling;
@@ -9,19 +10,41 @@ namespace LLaDA.Cli.Commands;
 /// <summary>`llada generate`: sample a continuation of a prompt with the reverse process, optionally live and traced.</summary>
 public static class GenerateCommand
 {
-    public static int Run(Options o)
+    private static readonly Option<string> Checkpoint = Opt.Text("checkpoint", "DIR", "checkpoint directory, or a training run (its latest checkpoint)", "runs/llada");
+    private static readonly Option<string?> Prompt = Opt.Text("prompt", "TEXT", "the text to continue");
+    private static readonly Option<bool> ChatTemplateFlag = Opt.Flag("chat-template", "wrap the prompt in the chat template (a user turn)");
+    private static readonly Option<bool> Live = Opt.Flag("live", "show the denoising live in the terminal");
+    private static readonly Option<string?> TraceOut = Opt.Text("trace-out", "FILE.html|FILE.png", "write the denoising trace (which token was fixed at which step)");
+    private static readonly Option<bool> KeepEos = Opt.Flag("keep-eos", "print the end-of-text padding and special tokens too");
+    private static readonly Option<Named<Device>> DeviceOption = Opt.Device();
+    private static readonly Option<int> Threads = Opt.Threads();
+    private static readonly Option<bool> RawWeights = Opt.RawWeights();
+    private static readonly SamplerOptions Sampler = new(new SamplerConfig { GenLength = 64, BlockLength = 64, Steps = 64 });
+
+    public static Command Definition()
     {
-        string dir = o.String("checkpoint") ?? "runs/llada";
-        string prompt = o.String("prompt") ?? throw new OptionException("generate needs --prompt TEXT");
-        bool template = o.Flag("chat-template");
-        bool live = o.Flag("live");
-        string? traceOut = o.String("trace-out");
-        bool keepEos = o.Flag("keep-eos");
-        var backend = Devices.Get(o.String("device"));
-        CpuParallel.Threads = o.Int("threads", Environment.ProcessorCount);
-        var cfg = SamplerOptions.Parse(o, new SamplerConfig { GenLength = 64, BlockLength = 64, Steps = 64 });
-        bool rawWeights = o.Flag("raw-weights");
-        o.RejectUnknown();
+        Prompt.Required = true;
+        var c = new Command("generate", "sample a continuation of a prompt with the reverse (unmasking) process; uses a checkpoint's ema.safetensors when present")
+        {
+            Checkpoint, Prompt, ChatTemplateFlag, Live, TraceOut, KeepEos, DeviceOption, Threads, RawWeights,
+        };
+        foreach (var o in Sampler.All) c.Add(o);
+        c.SetAction(Run);
+        return c;
+    }
+
+    private static int Run(ParseResult r)
+    {
+        string dir = r.GetValue(Checkpoint)!;
+        string prompt = r.GetValue(Prompt)!;
+        bool template = r.GetValue(ChatTemplateFlag);
+        bool live = r.GetValue(Live);
+        string? traceOut = r.GetValue(TraceOut);
+        bool keepEos = r.GetValue(KeepEos);
+        var backend = Devices.Get(r.GetValue(DeviceOption));
+        CpuParallel.Threads = r.GetValue(Threads);
+        var cfg = Sampler.Read(r);
+        bool rawWeights = r.GetValue(RawWeights);
 
         int[] ids = [];
         var (model, tok, resolved) = ModelLoader.Load(dir, backend, (c, t) =>

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using LLaDA.Nn.Serialization;
 using LLaDA.Tensors;
 
@@ -6,10 +7,19 @@ namespace LLaDA.Cli.Commands;
 /// <summary>`llada info --checkpoint DIR`: validates a checkpoint fully (config, index, every header, names and shapes) and summarises it.</summary>
 public static class InfoCommand
 {
-    public static int Run(Options o)
+    private static readonly Option<string?> CheckpointOption = Opt.Text("checkpoint", "DIR", "the checkpoint directory (or give it as the argument)");
+    private static readonly Argument<string?> Dir = Opt.TextArgument("DIR", "the checkpoint directory");
+
+    public static Command Definition()
     {
-        string dir = o.String("checkpoint") ?? (o.Positional.Count > 0 ? o.Positional[0] : throw new OptionException("info needs --checkpoint DIR"));
-        o.RejectUnknown();
+        var c = new Command("info", "validate a checkpoint (config, every tensor's header, names and shapes) and print its config, parameters and dtypes") { CheckpointOption, Dir };
+        c.SetAction(Run);
+        return c;
+    }
+
+    private static int Run(ParseResult r)
+    {
+        string dir = r.GetValue(CheckpointOption) ?? r.GetValue(Dir) ?? throw new OptionException("info needs --checkpoint DIR");
         var files = ModelFiles.Open(dir);
         Checkpoint.Validate(files.Config, files);
         var c = files.Config;

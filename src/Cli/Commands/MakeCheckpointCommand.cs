@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using LLaDA.Nn;
@@ -10,12 +11,26 @@ namespace LLaDA.Cli.Commands;
 /// layout of GSAI-ML/LLaDA-8B-Instruct (see <see cref="SyntheticCheckpoint"/>).</summary>
 public static class MakeCheckpointCommand
 {
-    public static int Run(Options o)
+    /// <summary>The synthetic shapes (<see cref="SyntheticCheckpoint.Shapes"/>).</summary>
+    public enum Shape { Llada8B, Llada8BTwoLayers, Mini }
+
+    private static readonly Choices<Shape> ShapeNames = new([("8b", Shape.Llada8B), ("8b-2layer", Shape.Llada8BTwoLayers), ("mini", Shape.Mini)]);
+    private static readonly Option<Named<Shape>> ShapeOption = Opt.Choice("shape", "8b: the full LLaDA-8B (16 GB); 8b-2layer: its widths with 2 layers (3 GB); mini: LLaDA's vocabulary and ids with tiny widths (tests)", ShapeNames, Shape.Llada8BTwoLayers);
+    private static readonly Option<string?> Out = Opt.Text("out", "DIR", "the directory to write");
+    private static readonly Option<ulong> SeedOption = Opt.Seed("seed of the random weights", 0);
+
+    public static Command Definition()
     {
-        string shape = o.String("shape") ?? "8b-2layer";
-        string dir = o.String("out") ?? throw new OptionException("make-checkpoint needs --out DIR");
-        ulong seed = (ulong)o.Int("seed", 0);
-        o.RejectUnknown();
+        var c = new Command("make-checkpoint", "a synthetic checkpoint in LLaDA-8B-Instruct's exact layout (names, shapes, BF16, 6 shards + index, config.json, tokenizer files, generation_config.json) with random weights") { ShapeOption, Out, SeedOption };
+        c.SetAction(Run);
+        return c;
+    }
+
+    private static int Run(ParseResult r)
+    {
+        string shape = ShapeNames.NameOf(r.GetValue(ShapeOption));
+        string dir = r.GetValue(Out) ?? throw new OptionException("make-checkpoint needs --out DIR");
+        ulong seed = r.GetValue(SeedOption);
         var plan = SyntheticCheckpoint.Plan(shape);
         var watch = System.Diagnostics.Stopwatch.StartNew();
         SyntheticCheckpoint.Write(dir, plan, seed);

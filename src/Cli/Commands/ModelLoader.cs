@@ -1,3 +1,4 @@
+using System.CommandLine;
 using LLaDA.Diffusion.Data;
 using LLaDA.Diffusion.Sampling;
 using LLaDA.Diffusion.Sampling.Policies;
@@ -65,53 +66,67 @@ public static class ModelLoader
     public static SpecialTokens Specials(ITokenizer tok, MaskPredictorConfig c) => tok.Specials with { Mask = c.MaskTokenId };
 }
 
-/// <summary>Sampler options shared by generate, chat and eval.</summary>
-public static class SamplerOptions
+/// <summary>The sampler options of generate and chat: their definitions, with the command's defaults, and the SamplerConfig they give.</summary>
+public sealed class SamplerOptions
 {
-    public const string Usage = "[--steps N] [--gen-length N] [--block-length N] [--temperature X] [--cfg X] [--remasking " + UnmaskingPolicies.Names + "] [--threshold X] [--factor X] [--cache none|prefix|dual] [--eos-inf] [--eot-inf] [--seed N]";
+    public static readonly Choices<CacheMode> Caches = Choices<CacheMode>.KebabCase();
 
-    public static CacheMode ParseCache(string? name) => (name ?? "none") switch
-    {
-        "none" => CacheMode.None,
-        "prefix" => CacheMode.Prefix,
-        "dual" => CacheMode.Dual,
-        var c => throw new OptionException($"--cache '{c}' (none, prefix, dual)"),
-    };
+    /// <summary>The unmasking policies by their CLI names (<see cref="UnmaskingPolicies.Names"/>); LLaDA's "low_confidence" is an alias of "confidence".</summary>
+    public static readonly Choices<Remasking> Remaskings =
+        new(UnmaskingPolicies.Names.Split('|').Select(n => (n, UnmaskingPolicies.Parse(n))), [("low_confidence", LLaDA.Diffusion.Sampling.Remasking.LowConfidence)]);
 
-    /// <summary>A --remasking name (see <see cref="UnmaskingPolicies.Parse"/>) as an option error.</summary>
-    public static Remasking ParseRemasking(string name)
+    public Option<int> GenLength { get; }
+    public Option<int?> Steps { get; }
+    public Option<int?> BlockLength { get; }
+    public Option<double> Temperature { get; }
+    public Option<double> Cfg { get; }
+    public Option<Named<Remasking>> Remasking { get; }
+    public Option<double?> Threshold { get; }
+    public Option<double?> Factor { get; }
+    public Option<Named<CacheMode>> Cache { get; }
+    public Option<bool> EosInf { get; }
+    public Option<bool> EotInf { get; }
+    public Option<ulong> Seed { get; }
+
+    private readonly SamplerConfig _defaults;
+
+    public SamplerOptions(SamplerConfig defaults)
     {
-        try
-        {
-            return UnmaskingPolicies.Parse(name);
-        }
-        catch (ArgumentException e)
-        {
-            throw new OptionException(e.Message);
-        }
+        _defaults = defaults;
+        GenLength = Opt.Int("gen-length", "tokens to generate", defaults.GenLength);
+        Steps = Opt.Int("steps", $"denoising steps (default: the smaller of {defaults.Steps} and --gen-length)");
+        BlockLength = Opt.Int("block-length", $"semi-autoregressive block length; --gen-length must be a multiple (default: the smaller of {defaults.BlockLength} and --gen-length)");
+        Temperature = Opt.Real("temperature", "Gumbel-max sampling temperature", defaults.Temperature);
+        Cfg = Opt.Real("cfg", "classifier-free guidance scale", defaults.CfgScale);
+        Remasking = Opt.Choice("remasking", "which predictions to commit each step", Remaskings, defaults.Remasking);
+        Threshold = Opt.Real("threshold", "commit every prediction above this confidence (Fast-dLLM parallel decoding)");
+        Factor = Opt.Real("factor", "commit the n predictions with (n + 1)(1 − c_n) < factor (Fast-dLLM factor decoding)");
+        Cache = Opt.Choice("cache", "key/value cache: none, the prompt prefix, or prefix and suffix (Fast-dLLM dual)", Caches, defaults.Cache);
+        EosInf = Opt.Flag("eos-inf", "never sample end-of-text (logit −∞)");
+        EotInf = Opt.Flag("eot-inf", "never commit end-of-text or end-of-turn first (confidence −∞)");
+        Seed = Opt.Seed("seed of the sampling noise", defaults.Seed);
     }
 
-    public static SamplerConfig Parse(Options o, SamplerConfig defaults)
+    public IEnumerable<Option> All => [GenLength, Steps, BlockLength, Temperature, Cfg, Remasking, Threshold, Factor, Cache, EosInf, EotInf, Seed];
+
+    /// <summary>The configuration the command line asks for; settings that do not fit together are refused with the sampler's message.</summary>
+    public SamplerConfig Read(ParseResult r)
     {
-        int gen = o.Int("gen-length", defaults.GenLength);
-        var remasking = o.String("remasking") is string rm ? ParseRemasking(rm) : defaults.Remasking;
-        var cache = ParseCache(o.String("cache"));
-        double? threshold = o.String("threshold") is string t ? o.Double("threshold", 0) : null;
-        double? factor = o.String("factor") is string f ? o.Double("factor", 0) : null;
-        var cfg = defaults with
+        int gen = r.GetValue(GenLength);
+        var cfg = _defaults with
         {
             GenLength = gen,
-            Steps = o.Int("steps", Math.Min(defaults.Steps, gen)),
-            BlockLength = o.Int("block-length", Math.Min(defaults.BlockLength, gen)),
-            Temperature = o.Double("temperature", defaults.Temperature),
-            CfgScale = o.Double("cfg", defaults.CfgScale),
-            Remasking = remasking,
-            Threshold = threshold,
-            Factor = factor,
-            Cache = cache,
-            LogitsEosInf = o.Flag("eos-inf") || defaults.LogitsEosInf,
-            ConfidenceEosEotInf = o.Flag("eot-inf") || defaults.ConfidenceEosEotInf,
-            Seed = (ulong)o.Int("seed", (int)defaults.Seed),
+            Steps = r.GetValue(Steps) ?? Math.Min(_defaults.Steps, gen),
+            BlockLength = r.GetValue(BlockLength) ?? Math.Min(_defaults.BlockLength, gen),
+            Temperature = r.GetValue(Temperature),
+            CfgScale = r.GetValue(Cfg),
+            Remasking = r.GetValue(Remasking),
+            Threshold = r.GetValue(Threshold),
+            Factor = r.GetValue(Factor),
+            Cache = r.GetValue(Cache),
+            LogitsEosInf = r.GetValue(EosInf) || _defaults.LogitsEosInf,
+            ConfidenceEosEotInf = r.GetValue(EotInf) || _defaults.ConfidenceEosEotInf,
+            Seed = r.GetValue(Seed),
         };
         try
         {

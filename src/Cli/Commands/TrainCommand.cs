@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
 using LLaDA.Diffusion.Data;
@@ -24,70 +25,147 @@ public static class TrainCommand
     public const string TokenizerFile = "tokenizer.char.json";
     public const string RunFile = "run.json";
 
-    /// <summary>Options that define a run's numerics: at --resume they come from the checkpoint, and a different explicit value is refused.</summary>
-    private static readonly (string Flag, Func<TrainConfig, object> Value)[] RunDefining =
-    [
-        ("batch", c => c.BatchSize), ("grad-accum", c => c.GradAccum), ("lr", c => c.Lr), ("min-lr", c => c.MinLr),
-        ("warmup", c => c.Warmup), ("schedule", c => c.Schedule), ("weight-decay", c => c.WeightDecay), ("clip", c => c.GradClip),
-        ("seed", c => c.Seed), ("time-sampling", c => c.Noise.Time), ("min-t", c => c.Noise.MinT), ("ema", c => c.EmaDecay),
-    ];
+    public static readonly Choices<Preset> PresetNames = new(Presets.Names);
+    public static readonly Choices<LrSchedule> Schedules = Choices<LrSchedule>.KebabCase();
 
-    public static int Run(Options o, Objective objective)
+    /// <summary>The options of `llada train` and `llada sft` (one instance per command).</summary>
+    private sealed class Definitions
     {
-        using var dist = DistributedRun.Start(); // launched by mpirun: this process is one rank of a data-parallel job
-        // ---- options
-        string? resume = o.Flag("resume") ? "" : null;
-        resume = o.String("resume-from") ?? resume;
-        bool overwrite = o.Flag("overwrite");
-        bool ar = o.Flag("ar");
-        if (ar) objective = Objective.Autoregressive;
-        string preset = o.String("preset") ?? "poems";
-        string? configPath = o.String("config");
-        string data = o.String("data") ?? DataPaths.DefaultPoems();
-        int poems = o.Int("poems", 2000);
-        string outDir = o.String("out") ?? Path.Combine("runs", objective == Objective.Autoregressive ? "ar" : objective == Objective.Sft ? "sft" : "llada");
-        var backend = Devices.Get(o.String("device"));
-        int threads = o.Int("threads", Environment.ProcessorCount);
-        int samples = o.Int("samples", 6);
-        bool noProgress = o.Flag("no-progress") || Console.IsOutputRedirected;
-        var defaults = new TrainConfig();
-        var cfg = defaults with
+        private static readonly TrainConfig D = new();
+
+        public readonly Option<Named<Preset>> Preset = Opt.Choice("preset", "model shape", PresetNames, LLaDA.Nn.Preset.Poems);
+        public readonly Option<string?> Config = Opt.Text("config", "FILE", "model shape from a config.json instead of --preset");
+        public readonly Option<string?> Data = Opt.Text("data", "FILE", "training text, one poem per line (default: the bundled Tang poems)");
+        public readonly Option<int> Poems = Opt.Int("poems", "poems to load", 2000);
+        public readonly Option<int> Steps = Opt.Int("steps", "optimizer steps", D.Steps);
+        public readonly Option<int> Batch = Opt.Int("batch", "sequences per micro-batch (per rank under mpirun)", D.BatchSize);
+        public readonly Option<int> GradAccum = Opt.Int("grad-accum", "micro-batches summed per optimizer step", D.GradAccum);
+        public readonly Option<double> Lr = Opt.Real("lr", "peak learning rate", Opt.AsWritten(D.Lr));
+        public readonly Option<double> MinLr = Opt.Real("min-lr", "learning rate at the end of the decay", Opt.AsWritten(D.MinLr));
+        public readonly Option<int> Warmup = Opt.Int("warmup", "linear warmup steps", D.Warmup);
+        public readonly Option<Named<LrSchedule>> Schedule = Opt.Choice("schedule", "learning-rate schedule after the warmup", Schedules, D.Schedule);
+        public readonly Option<double> WeightDecay = Opt.Real("weight-decay", "AdamW weight decay", Opt.AsWritten(D.WeightDecay));
+        public readonly Option<double> Clip = Opt.Real("clip", "global gradient-norm clip", Opt.AsWritten(D.GradClip));
+        public readonly Option<int> EvalEvery = Opt.Int("eval-every", "steps between held-out evaluations", D.EvalEvery);
+        public readonly Option<int> SaveEvery = Opt.Int("save-every", "steps between checkpoints", D.SaveEvery);
+        public readonly Option<ulong> Seed = Opt.Seed("seed of the initialisation, data order and masking", D.Seed);
+        public readonly VarianceOptions Variance = new(D);
+        public readonly Option<Named<Device>> Device = Opt.Device();
+        public readonly Option<int> Threads = Opt.Threads();
+        public readonly Option<string?> Out = Opt.Text("out", "DIR", "run directory: log, loss plot, checkpoints (default: runs/llada, runs/sft, or runs/ar with --ar)");
+        public readonly Option<bool> Resume = Opt.Flag("resume", "continue the run in --out from its latest checkpoint, with its saved settings");
+        public readonly Option<string?> ResumeFrom = Opt.Text("resume-from", "DIR", "continue from this checkpoint (or run directory's latest)");
+        public readonly Option<bool> Overwrite = Opt.Flag("overwrite", "start over: remove the earlier run's log, plot and checkpoints in --out");
+        public readonly Option<bool> Ar = Opt.Flag("ar", "train the autoregressive baseline (causal attention, next-token loss) instead");
+        public readonly Option<string?> Init = Opt.Text("init", "DIR", "start from this checkpoint's weights and tokenizer (fine-tuning)");
+        public readonly Option<int> Samples = Opt.Int("samples", "held-out poems completed at the end", 6);
+        public readonly Option<bool> NoProgress = Opt.Flag("no-progress", "plain progress lines instead of a progress bar (always when output is redirected)");
+        public readonly Option<int> GlobalBatch = Opt.Int("global-batch", "batch × ranks × grad-accum: sets --grad-accum for the ranks of an mpirun job", 0);
+        public readonly Option<int> ChecksumEvery = Opt.Int("checksum-every", "steps between the ranks' replica checksums", new DataParallelConfig().ChecksumEvery);
+
+        public Command Command(string name, string description, Objective objective)
+        {
+            var c = new Command(name, description)
+            {
+                Preset, Config, Data, Poems, Steps, Batch, GradAccum, Lr, MinLr, Warmup, Schedule, WeightDecay, Clip, EvalEvery, SaveEvery, Seed,
+                Device, Threads, Out, Resume, ResumeFrom, Overwrite, Ar, Init, Samples, NoProgress, GlobalBatch, ChecksumEvery,
+            };
+            foreach (var o in Variance.All) c.Add(o);
+            c.SetAction(r => Run(Read(r, this, objective)));
+            return c;
+        }
+
+        /// <summary>Options that define a run's numerics: at --resume they come from the checkpoint, and a different explicit value is refused.</summary>
+        public IEnumerable<(Option Flag, Func<TrainConfig, object> Value)> RunDefining() =>
+        [
+            (Batch, c => c.BatchSize), (GradAccum, c => c.GradAccum), (Lr, c => c.Lr), (MinLr, c => c.MinLr), (Warmup, c => c.Warmup),
+            (Schedule, c => Schedules.NameOf(c.Schedule)), (WeightDecay, c => c.WeightDecay), (Clip, c => c.GradClip), (Seed, c => c.Seed),
+            (Variance.Time, c => VarianceOptions.TimeSamplings.NameOf(c.Noise.Time)), (Variance.MinT, c => c.Noise.MinT), (Variance.Ema, c => c.EmaDecay),
+        ];
+    }
+
+    private static readonly Definitions Train = new(), Sft = new();
+
+    public static Command TrainDefinition() => Train.Command("train", "pre-train a mask predictor on the bundled Tang poems (--ar: the autoregressive baseline); " +
+        "under `mpirun -np N` data-parallel: --batch per rank, --global-batch = batch × N × grad-accum", Objective.Pretrain);
+
+    public static Command SftDefinition() => Sft.Command("sft", "supervised fine-tuning on poem question-answer pairs (the prompt is never masked); usually with --init DIR", Objective.Sft);
+
+    /// <summary>What one `llada train`/`sft` command line asks for.</summary>
+    private sealed record Request(Objective Objective, TrainConfig Config, string? Resume, bool Overwrite, Preset Preset, string? ConfigPath, string Data, int Poems,
+                                  string OutDir, IBackend Backend, int Threads, int Samples, bool NoProgress, string? Init, int GlobalBatch,
+                                  DataParallelConfig Parallel, Func<Option, bool> Given, Definitions Options);
+
+    /// <summary>Step 1: the options, read and checked against each other (ranges and names were checked while parsing).</summary>
+    private static Request Read(ParseResult r, Definitions d, Objective objective)
+    {
+        if (r.GetValue(d.Ar)) objective = Objective.Autoregressive;
+        var cfg = new TrainConfig
         {
             Objective = objective,
-            Steps = o.Int("steps", defaults.Steps),
-            BatchSize = o.Int("batch", defaults.BatchSize),
-            GradAccum = o.Int("grad-accum", defaults.GradAccum),
-            Lr = (float)o.Double("lr", defaults.Lr),
-            MinLr = (float)o.Double("min-lr", defaults.MinLr),
-            Warmup = o.Int("warmup", defaults.Warmup),
-            Schedule = o.String("schedule") ?? defaults.Schedule,
-            WeightDecay = (float)o.Double("weight-decay", defaults.WeightDecay),
-            GradClip = (float)o.Double("clip", defaults.GradClip),
-            EvalEvery = o.Int("eval-every", defaults.EvalEvery),
-            SaveEvery = o.Int("save-every", defaults.SaveEvery),
-            Seed = (ulong)o.Int("seed", (int)defaults.Seed),
+            Steps = r.GetValue(d.Steps),
+            BatchSize = r.GetValue(d.Batch),
+            GradAccum = r.GetValue(d.GradAccum),
+            Lr = (float)r.GetValue(d.Lr),
+            MinLr = (float)r.GetValue(d.MinLr),
+            Warmup = r.GetValue(d.Warmup),
+            Schedule = r.GetValue(d.Schedule),
+            WeightDecay = (float)r.GetValue(d.WeightDecay),
+            GradClip = (float)r.GetValue(d.Clip),
+            EvalEvery = r.GetValue(d.EvalEvery),
+            SaveEvery = r.GetValue(d.SaveEvery),
+            Seed = r.GetValue(d.Seed),
         };
-        cfg = VarianceOptions.Apply(o, cfg);
-        string? initFrom = o.String("init");
-        int globalBatch = o.Int("global-batch", 0);
-        var dpConfig = new DataParallelConfig { ChecksumEvery = o.Int("checksum-every", new DataParallelConfig().ChecksumEvery) };
-        o.RejectUnknown();
-        CpuParallel.Threads = threads;
-        if (cfg.Steps <= 0 || cfg.BatchSize <= 0 || cfg.GradAccum <= 0) throw new OptionException("--steps, --batch and --grad-accum must be positive");
+        cfg = d.Variance.Apply(r, cfg);
+        string? resume = r.GetValue(d.ResumeFrom) ?? (r.GetValue(d.Resume) ? "" : null);
+        bool overwrite = r.GetValue(d.Overwrite);
+        int globalBatch = r.GetValue(d.GlobalBatch);
         if (resume is not null && overwrite) throw new OptionException("--overwrite starts the run over; it cannot be combined with --resume");
-        if (globalBatch > 0 && o.Has("grad-accum")) throw new OptionException("give --global-batch or --grad-accum, not both");
+        if (globalBatch > 0 && r.Given(d.GradAccum)) throw new OptionException("give --global-batch or --grad-accum, not both");
+        string outDir = r.GetValue(d.Out) ?? Path.Combine("runs", objective == Objective.Autoregressive ? "ar" : objective == Objective.Sft ? "sft" : "llada");
+        return new Request(objective, cfg, resume, overwrite, r.GetValue(d.Preset), r.GetValue(d.Config), r.GetValue(d.Data) ?? DataPaths.DefaultPoems(), r.GetValue(d.Poems),
+            outDir, Devices.Get(r.GetValue(d.Device)), r.GetValue(d.Threads), r.GetValue(d.Samples), r.GetValue(d.NoProgress) || Console.IsOutputRedirected,
+            r.GetValue(d.Init), globalBatch, new DataParallelConfig { ChecksumEvery = r.GetValue(d.ChecksumEvery) }, o => r.Given(o), d);
+    }
 
+    /// <summary>What the run trains on: the tokenizer, the run description, the corpus and its train/held-out split.</summary>
+    private sealed record RunData(CharTokenizer Tokenizer, RunInfo Info, PoemCorpus Corpus, SequenceDataset All, SequenceDataset Train, SequenceDataset HeldOut);
+
+    private static int Run(Request q)
+    {
+        using var dist = DistributedRun.Start(); // launched by mpirun: this process is one rank of a data-parallel job
+        CpuParallel.Threads = q.Threads;
         InstallKillHook();
 
-        // ---- the run directory: held for the whole run; leftovers of killed saves go first
-        // (in a data-parallel job the lead rank holds it and alone writes there; the other ranks only read a resumed checkpoint)
-        using var runDir = DistributedRun.IsLead ? RunDirectory.Acquire(outDir) : null;
-        string ckptRoot = Path.Combine(outDir, RunDirectory.CheckpointsDir);
+        // The run directory: held for the whole run; leftovers of killed saves go first (in a data-parallel job the lead rank
+        // holds it and alone writes there; the other ranks only read a resumed checkpoint).
+        using var runDir = DistributedRun.IsLead ? RunDirectory.Acquire(q.OutDir) : null;
+        string ckptRoot = Path.Combine(q.OutDir, RunDirectory.CheckpointsDir);
         if (runDir is not null) TrainingCheckpoint.CleanStale(ckptRoot);
-        string? resumeDir = resume is null ? null : ResolveResume(resume, ckptRoot);
-        if (resumeDir is null) runDir?.PrepareFresh(overwrite);
+        string? resumeDir = q.Resume is null ? null : ResolveResume(q.Resume, ckptRoot);
+        if (resumeDir is null) runDir?.PrepareFresh(q.Overwrite);
 
-        // ---- data and tokenizer (a resumed run reuses the checkpoint's tokenizer, data settings and training configuration)
+        var (data, cfg) = LoadData(q, resumeDir);
+        using var trainer = BuildTrainer(q, cfg, data, resumeDir);
+        dist?.Attach(trainer, q.Parallel);
+        PrintHeader(q, cfg, data, trainer, dist is not null);
+
+        var extra = new Dictionary<string, string> { [TokenizerFile] = data.Tokenizer.ToJson(), [RunFile] = JsonSerializer.Serialize(data.Info) };
+        var mcfg = trainer.Model.Config;
+        using var log = DistributedRun.IsLead ? new TrainingLog(q.OutDir, resumedAt: resumeDir is null ? null : trainer.StepIndex) : null;
+        int exit = Loop(trainer, cfg, log, ckptRoot, extra, q.NoProgress, dist);
+        log?.Plot($"llada {q.Objective.ToString().ToLowerInvariant()} — {mcfg.NLayers}L d{mcfg.DModel}, {data.Corpus.Poems.Count} poems");
+        if (log is not null) AnsiConsole.MarkupLine($"log: {Markup.Escape(Path.Combine(q.OutDir, "log.csv"))}, loss curve: {Markup.Escape(log.PlotPath)}");
+        if (exit == 0 && q.Samples > 0 && DistributedRun.IsLead && q.Objective != Objective.Autoregressive) PrintSamples(q, data, trainer);
+        return exit;
+    }
+
+    /// <summary>Step 2: tokenizer, run description and data (a resumed run reuses the checkpoint's tokenizer, data settings and
+    /// training configuration), and the configuration the run continues with.</summary>
+    private static (RunData Data, TrainConfig Config) LoadData(Request q, string? resumeDir)
+    {
+        var cfg = q.Config;
+        string preset = PresetNames.NameOf(q.Preset);
         CharTokenizer tok;
         RunInfo run;
         if (resumeDir is not null)
@@ -95,79 +173,77 @@ public static class TrainCommand
             tok = CharTokenizer.FromJson(InputFile.ReadText(Path.Combine(resumeDir, TokenizerFile), "tokenizer"));
             run = ReadRunInfo(resumeDir);
             var saved = TrainingCheckpoint.ReadState(resumeDir).Train;
-            cfg = ResumedConfig(o, cfg, saved, run, objective, data, poems, preset);
+            cfg = ResumedConfig(q, saved, run);
             // The global batch is the run's: a resume with another rank count keeps it through the gradient accumulation.
             int savedGlobal = saved.BatchSize * saved.GradAccum * run.Ranks;
-            if (globalBatch > 0 && globalBatch != savedGlobal)
-                throw new OptionException($"--resume continues the saved run, which these options would change: --global-batch {globalBatch} (the run has {savedGlobal})");
+            if (q.GlobalBatch > 0 && q.GlobalBatch != savedGlobal)
+                throw new OptionException($"--resume continues the saved run, which these options would change: --global-batch {q.GlobalBatch} (the run has {savedGlobal})");
             if (run.Ranks != DistributedRun.Size) cfg = cfg with { GradAccum = GradAccumFor(savedGlobal, cfg.BatchSize, "the run's global batch") };
         }
-        else if (initFrom is not null)
+        else if (q.Init is not null)
         {
-            tok = CharTokenizer.FromJson(InputFile.ReadText(Path.Combine(initFrom, TokenizerFile), "tokenizer"));
-            run = new RunInfo(data, poems, 0, preset, objective.ToString(), 20);
+            tok = CharTokenizer.FromJson(InputFile.ReadText(Path.Combine(q.Init, TokenizerFile), "tokenizer"));
+            run = new RunInfo(q.Data, q.Poems, 0, preset, q.Objective.ToString(), 20);
         }
         else
         {
-            var corpus0 = PoemCorpus.Load(data, poems);
+            var corpus0 = PoemCorpus.Load(q.Data, q.Poems);
             // The vocabulary covers the questions of SFT too, so one tokenizer serves pre-training, SFT and evaluation.
             tok = CharTokenizer.Build(corpus0.Poems.Append("的下一句是什么？上一句"));
-            run = new RunInfo(data, poems, 0, preset, objective.ToString(), 20);
+            run = new RunInfo(q.Data, q.Poems, 0, preset, q.Objective.ToString(), 20);
         }
-        if (resumeDir is null && globalBatch > 0) cfg = cfg with { GradAccum = GradAccumFor(globalBatch, cfg.BatchSize, "--global-batch") };
+        if (resumeDir is null && q.GlobalBatch > 0) cfg = cfg with { GradAccum = GradAccumFor(q.GlobalBatch, cfg.BatchSize, "--global-batch") };
         run = run with { Ranks = DistributedRun.Size };
         var corpus = PoemCorpus.Load(run.Data, run.Poems);
-        var sp = tok.Specials;
-        SequenceDataset all = objective == Objective.Sft
+        SequenceDataset all = q.Objective == Objective.Sft
             ? SftData(corpus, tok, run.SeqLen)
-            : SequenceDataset.PerDocument(corpus.Poems.Select(tok.Encode), run.SeqLen > 0 ? run.SeqLen : corpus.Poems.Max(p => p.Length) + 2, sp);
+            : SequenceDataset.PerDocument(corpus.Poems.Select(tok.Encode), run.SeqLen > 0 ? run.SeqLen : corpus.Poems.Max(p => p.Length) + 2, tok.Specials);
         run = run with { SeqLen = all.Length };
         var (train, heldOut) = all.Split(run.HeldOutEvery);
+        return (new RunData(tok, run, corpus, all, train, heldOut), cfg);
+    }
 
-        // ---- model and trainer
-        Trainer trainer;
+    /// <summary>Step 3: the trainer — resumed, initialised from --init, or a new model of --preset/--config (its memory checked first).</summary>
+    private static Trainer BuildTrainer(Request q, TrainConfig cfg, RunData data, string? resumeDir)
+    {
         if (resumeDir is not null)
         {
-            trainer = TrainingCheckpoint.Resume(resumeDir, train, heldOut, backend, cfg);
-            AnsiConsole.MarkupLine($"[grey]resumed from {Markup.Escape(resumeDir)} at step {trainer.StepIndex}[/]");
+            var resumed = TrainingCheckpoint.Resume(resumeDir, data.Train, data.HeldOut, q.Backend, cfg);
+            AnsiConsole.MarkupLine($"[grey]resumed from {Markup.Escape(resumeDir)} at step {resumed.StepIndex}[/]");
+            return resumed;
         }
+        MaskPredictor model;
+        if (q.Init is not null) model = Checkpoint.LoadModel(q.Init, q.Backend);
         else
         {
-            MaskPredictor model;
-            if (initFrom is not null) model = Checkpoint.LoadModel(initFrom, backend);
-            else
-            {
-                var mc = configPath is not null ? MaskPredictorConfig.Load(configPath) : Presets.ByName(preset, tok.VocabSize, sp.Mask, sp.Eos);
-                mc = mc with { VocabSize = tok.VocabSize, MaskTokenId = sp.Mask, EosTokenId = sp.Eos, PadTokenId = sp.PadId, BosTokenId = sp.Bos, Causal = objective == Objective.Autoregressive, MaxSequenceLength = Math.Max(mc.MaxSequenceLength, all.Length) };
-                MemoryEstimate.Training(mc.Validate(), cfg.BatchSize, all.Length).EnsureFits("lower --batch, use a smaller --preset/--config, or shorter documents");
-                model = new MaskPredictor(mc, cfg.Seed, backend);
-            }
-            trainer = new Trainer(model, cfg, train, heldOut);
+            var sp = data.Tokenizer.Specials;
+            var mc = q.ConfigPath is not null ? MaskPredictorConfig.Load(q.ConfigPath) : Presets.Of(q.Preset, data.Tokenizer.VocabSize, sp.Mask, sp.Eos);
+            mc = mc with { VocabSize = data.Tokenizer.VocabSize, MaskTokenId = sp.Mask, EosTokenId = sp.Eos, PadTokenId = sp.PadId, BosTokenId = sp.Bos, Causal = q.Objective == Objective.Autoregressive, MaxSequenceLength = Math.Max(mc.MaxSequenceLength, data.All.Length) };
+            MemoryEstimate.Training(mc.Validate(), cfg.BatchSize, data.All.Length).EnsureFits("lower --batch, use a smaller --preset/--config, or shorter documents");
+            model = new MaskPredictor(mc, cfg.Seed, q.Backend);
         }
-        using var _ = trainer;
-        dist?.Attach(trainer, dpConfig);
-        var mcfg = trainer.Model.Config;
-        AnsiConsole.MarkupLine($"[bold]llada {objective.ToString().ToLowerInvariant()}[/] — {corpus.Poems.Count} poems ({train.Count} train / {heldOut.Count} held out), T {all.Length}, vocab {tok.VocabSize}");
-        AnsiConsole.MarkupLine($"model: {mcfg.NLayers} layers, d {mcfg.DModel}, {mcfg.NHeads} heads, MLP {mcfg.MlpHiddenSize}, {trainer.Model.ParameterCount():N0} parameters{(mcfg.Causal ? ", causal (AR baseline)" : "")}; backend {backend.Name}, {threads} threads");
-        if (dist is not null) AnsiConsole.MarkupLine($"data parallel: {DistributedRun.Size} ranks × batch {cfg.BatchSize} × grad-accum {cfg.GradAccum} = global batch {cfg.BatchSize * cfg.GradAccum * DistributedRun.Size}");
-        AnsiConsole.MarkupLine($"steps {cfg.Steps}, batch {cfg.BatchSize}×{cfg.GradAccum}, lr {cfg.Lr} ({cfg.Schedule}), seed {cfg.Seed}; output {Markup.Escape(Path.GetFullPath(outDir))}");
+        return new Trainer(model, cfg, data.Train, data.HeldOut);
+    }
 
-        var extra = new Dictionary<string, string> { [TokenizerFile] = tok.ToJson(), [RunFile] = JsonSerializer.Serialize(run) };
-        using var log = DistributedRun.IsLead ? new TrainingLog(outDir, resumedAt: resumeDir is null ? null : trainer.StepIndex) : null;
-        int exit = Loop(trainer, cfg, log, ckptRoot, extra, noProgress, dist);
-        log?.Plot($"llada {objective.ToString().ToLowerInvariant()} — {mcfg.NLayers}L d{mcfg.DModel}, {corpus.Poems.Count} poems");
-        if (log is not null) AnsiConsole.MarkupLine($"log: {Markup.Escape(Path.Combine(outDir, "log.csv"))}, loss curve: {Markup.Escape(log.PlotPath)}");
-        if (exit == 0 && samples > 0 && DistributedRun.IsLead && objective != Objective.Autoregressive)
+    /// <summary>Step 4: what is about to run.</summary>
+    private static void PrintHeader(Request q, TrainConfig cfg, RunData data, Trainer trainer, bool distributed)
+    {
+        var mcfg = trainer.Model.Config;
+        AnsiConsole.MarkupLine($"[bold]llada {q.Objective.ToString().ToLowerInvariant()}[/] — {data.Corpus.Poems.Count} poems ({data.Train.Count} train / {data.HeldOut.Count} held out), T {data.All.Length}, vocab {data.Tokenizer.VocabSize}");
+        AnsiConsole.MarkupLine($"model: {mcfg.NLayers} layers, d {mcfg.DModel}, {mcfg.NHeads} heads, MLP {mcfg.MlpHiddenSize}, {trainer.Model.ParameterCount():N0} parameters{(mcfg.Causal ? ", causal (AR baseline)" : "")}; backend {q.Backend.Name}, {q.Threads} threads");
+        if (distributed) AnsiConsole.MarkupLine($"data parallel: {DistributedRun.Size} ranks × batch {cfg.BatchSize} × grad-accum {cfg.GradAccum} = global batch {cfg.BatchSize * cfg.GradAccum * DistributedRun.Size}");
+        AnsiConsole.MarkupLine($"steps {cfg.Steps}, batch {cfg.BatchSize}×{cfg.GradAccum}, lr {cfg.Lr} ({Schedules.NameOf(cfg.Schedule)}), seed {cfg.Seed}; output {Markup.Escape(Path.GetFullPath(q.OutDir))}");
+    }
+
+    /// <summary>Step 6: completions of held-out poems, sampled as generate would from the last checkpoint: with the moving-average weights when the run keeps them.</summary>
+    private static void PrintSamples(Request q, RunData data, Trainer trainer)
+    {
+        if (trainer.Ema is not null)
         {
-            // Sample as generate would from the last checkpoint: with the moving-average weights when the run keeps them.
-            if (trainer.Ema is not null)
-            {
-                trainer.Ema.CopyIntoParameters();
-                AnsiConsole.MarkupLine($"[grey]samples use the moving-average weights ({Ema.File})[/]");
-            }
-            Samples.Print(trainer.Model, tok, corpus, heldOutEvery: run.HeldOutEvery, count: samples, sft: objective == Objective.Sft);
+            trainer.Ema.CopyIntoParameters();
+            AnsiConsole.MarkupLine($"[grey]samples use the moving-average weights ({Ema.File})[/]");
         }
-        return exit;
+        Samples.Print(trainer.Model, data.Tokenizer, data.Corpus, heldOutEvery: data.Info.HeldOutEvery, count: q.Samples, sft: q.Objective == Objective.Sft);
     }
 
     /// <summary>The held-out loss for a progress line: "—" until the first evaluation (never "NaN").</summary>
@@ -229,20 +305,22 @@ public static class TrainCommand
 
     /// <summary>The configuration a resumed run continues with: the saved one. A run-defining option given explicitly with another
     /// value is refused (it would continue a different run); --steps, --eval-every and --save-every may change and are reported.</summary>
-    private static TrainConfig ResumedConfig(Options o, TrainConfig cli, TrainConfig saved, RunInfo run, Objective objective, string data, int poems, string preset)
+    private static TrainConfig ResumedConfig(Request q, TrainConfig saved, RunInfo run)
     {
+        var (cli, d) = (q.Config, q.Options);
         var conflicts = new List<string>();
-        if (saved.Objective != objective) conflicts.Add($"the checkpoint is a {saved.Objective} run, this command trains {objective}");
-        foreach (var (flag, value) in RunDefining)
-            if (o.Has(flag) && !Equals(value(cli), value(saved))) conflicts.Add($"--{flag} {value(cli)} (the run has {value(saved)})");
-        if (o.Has("data") && Path.GetFullPath(data) != Path.GetFullPath(run.Data)) conflicts.Add($"--data {data} (the run has {run.Data})");
-        if (o.Has("poems") && poems != run.Poems) conflicts.Add($"--poems {poems} (the run has {run.Poems})");
-        if (o.Has("preset") && preset != run.Preset) conflicts.Add($"--preset {preset} (the run has {run.Preset})");
-        if (o.Has("config")) conflicts.Add("--config (a resumed run's model is the checkpoint's)");
-        if (o.Has("init")) conflicts.Add("--init (a resumed run's weights are the checkpoint's)");
+        if (saved.Objective != q.Objective) conflicts.Add($"the checkpoint is a {saved.Objective} run, this command trains {q.Objective}");
+        foreach (var (flag, value) in d.RunDefining())
+            if (q.Given(flag) && !Equals(value(cli), value(saved))) conflicts.Add($"{flag.Name} {value(cli)} (the run has {value(saved)})");
+        if (q.Given(d.Data) && Path.GetFullPath(q.Data) != Path.GetFullPath(run.Data)) conflicts.Add($"--data {q.Data} (the run has {run.Data})");
+        if (q.Given(d.Poems) && q.Poems != run.Poems) conflicts.Add($"--poems {q.Poems} (the run has {run.Poems})");
+        string preset = PresetNames.NameOf(q.Preset);
+        if (q.Given(d.Preset) && !string.Equals(preset, run.Preset, StringComparison.OrdinalIgnoreCase)) conflicts.Add($"--preset {preset} (the run has {run.Preset})");
+        if (q.Given(d.Config)) conflicts.Add("--config (a resumed run's model is the checkpoint's)");
+        if (q.Given(d.Init)) conflicts.Add("--init (a resumed run's weights are the checkpoint's)");
         if (conflicts.Count > 0)
             throw new OptionException($"--resume continues the saved run, which these options would change: {string.Join("; ", conflicts)}. Drop them, or start a new run with --overwrite or another --out");
-        var cfg = saved with { Steps = o.Has("steps") ? cli.Steps : saved.Steps, EvalEvery = o.Has("eval-every") ? cli.EvalEvery : saved.EvalEvery, SaveEvery = o.Has("save-every") ? cli.SaveEvery : saved.SaveEvery };
+        var cfg = saved with { Steps = q.Given(d.Steps) ? cli.Steps : saved.Steps, EvalEvery = q.Given(d.EvalEvery) ? cli.EvalEvery : saved.EvalEvery, SaveEvery = q.Given(d.SaveEvery) ? cli.SaveEvery : saved.SaveEvery };
         foreach (var (flag, now, was) in new[] { ("steps", cfg.Steps, saved.Steps), ("eval-every", cfg.EvalEvery, saved.EvalEvery), ("save-every", cfg.SaveEvery, saved.SaveEvery) })
             if (now != was) Console.Error.WriteLine($"resume: --{flag} {now} replaces the run's {was}{(flag == "steps" ? " (the learning-rate schedule follows the new total)" : "")}");
         return cfg;

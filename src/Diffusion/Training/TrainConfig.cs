@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Serialization;
 
 namespace LLaDA.Diffusion.Training;
@@ -10,6 +11,19 @@ public enum Objective
     Sft,
     Autoregressive,
 }
+
+/// <summary>The learning-rate schedule of a run: LLaDA's warmup-stable-decay, cosine, or constant (each after the warmup).</summary>
+/// <remarks>Saved with the checkpoint as "wsd", "cosine", "constant".</remarks>
+[JsonConverter(typeof(LowerCaseEnumConverter<LrSchedule>))]
+public enum LrSchedule
+{
+    Wsd,
+    Cosine,
+    Constant,
+}
+
+/// <summary>Enum values as lower-case JSON strings (read case-insensitively).</summary>
+public sealed class LowerCaseEnumConverter<T>() : JsonStringEnumConverter<T>(JsonNamingPolicy.KebabCaseLower, allowIntegerValues: false) where T : struct, Enum;
 
 /// <summary>Every knob of a training run, with defaults that suit the bundled poems on 2 CPU cores.</summary>
 public sealed record TrainConfig
@@ -25,8 +39,7 @@ public sealed record TrainConfig
     public float MinLr { get; init; } = 3e-4f;
     public int Warmup { get; init; } = 30;
 
-    /// <summary>"wsd" (LLaDA's warmup-stable-decay), "cosine" or "constant".</summary>
-    public string Schedule { get; init; } = "wsd";
+    public LrSchedule Schedule { get; init; } = LrSchedule.Wsd;
 
     /// <summary>Fraction of the run spent decaying under "wsd".</summary>
     public float DecayFraction { get; init; } = 0.2f;

@@ -46,10 +46,10 @@ public sealed class Trainer : IDisposable
         Optimizer = new AdamW(model.NamedParameters(), new AdamWConfig { Beta1 = config.Beta1, Beta2 = config.Beta2, WeightDecay = config.WeightDecay });
         _schedule = config.Schedule switch
         {
-            "wsd" => new WsdSchedule(config.Lr, config.Steps, config.Warmup, config.DecayFraction, config.MinLr),
-            "cosine" => new CosineSchedule(config.Lr, config.Steps, config.Warmup, config.MinLr),
-            "constant" => new ConstantSchedule(config.Lr, config.Warmup),
-            _ => throw new ArgumentException($"unknown schedule '{config.Schedule}' (wsd, cosine, constant)"),
+            LrSchedule.Wsd => new WsdSchedule(config.Lr, config.Steps, config.Warmup, config.DecayFraction, config.MinLr),
+            LrSchedule.Cosine => new CosineSchedule(config.Lr, config.Steps, config.Warmup, config.MinLr),
+            LrSchedule.Constant => new ConstantSchedule(config.Lr, config.Warmup),
+            _ => throw new ArgumentOutOfRangeException(nameof(config), config.Schedule, "unknown schedule"),
         };
         if (config.EmaDecay != 0) Ema = new Ema(model.NamedParameters(), config.EmaDecay);
         StepIndex = startStep;

@@ -319,8 +319,10 @@ public static class FuzzCorpus
                 foreach (var v in values)
                 {
                     // Valid values stay small (at most 3 steps, batches of 3): "either" — they may still clash with another option.
-                    bool inRange = double.TryParse(v, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double x)
-                                   && OptionRanges.Of(name).Contains(x) && (!OptionRanges.Of(name).Integer || int.TryParse(v, System.Globalization.CultureInfo.InvariantCulture, out _));
+                    // In range: the text is a number of the option's kind (Int32, 64-bit unsigned seed, finite real) inside its declared range.
+                    double? accepted = OptionRanges.Of(name).Accepts(v);
+                    bool inRange = accepted is not null;
+                    double x = accepted ?? 0;
                     if (inRange && x > 3 && name is not ("seed" or "threads")) continue;
                     Func<string, string[]> args = cmd switch
                     {
