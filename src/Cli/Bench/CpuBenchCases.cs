@@ -253,9 +253,6 @@ internal static class CpuBenchCases
         }
     }
 
-    /// <summary>The machine's limits measured at the start of this bench run (fractions in notes use them).</summary>
-    public static MachineLimits Limits { get; set; } = new(double.NaN, double.NaN, 0, "");
-
     /// <summary>Where `--profile` tables go (stderr when stdout carries JSON).</summary>
     public static TextWriter ProfileOut { get; set; } = Console.Out;
 

@@ -21,6 +21,10 @@ public sealed record MachineLimits(double PeakGflops, double TriadGBps, int Thre
     public static MachineLimits Measure(int threads, int reps = 5) =>
         new(MeasurePeak(threads, reps), MeasureTriad(threads, reps + 4), threads, PeakIsa);
 
+    /// <summary>The better of two measurements of the same machine (each limit is the most the machine was seen to do).</summary>
+    public MachineLimits Max(MachineLimits other) =>
+        this with { PeakGflops = Math.Max(PeakGflops, other.PeakGflops), TriadGBps = Math.Max(TriadGBps, other.TriadGBps) };
+
     /// <summary>The vector width the peak loop uses: the widest the JIT accelerates (what the GEMM kernel also uses).</summary>
     public static string PeakIsa =>
         Avx512F.IsSupported && Vector512.IsHardwareAccelerated ? "AVX-512 zmm"
