@@ -22,6 +22,18 @@ public static class OpProfiler
         }
     }
 
+    /// <summary>Times a region outside the tape (gradient clipping, the optimizer) under <paramref name="name"/> while profiling is on.</summary>
+    public static Region Time(string name) => new(name, Start());
+
+    /// <summary>An open timed region; disposing it adds its wall time to its name.</summary>
+    public readonly struct Region(string name, long start) : IDisposable
+    {
+        public void Dispose()
+        {
+            if (start != 0) Stop(name, start);
+        }
+    }
+
     public static void Reset()
     {
         lock (Totals) Totals.Clear();

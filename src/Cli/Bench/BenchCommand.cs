@@ -8,12 +8,10 @@ using LLaDA.Tensors.Cpu;
 
 namespace LLaDA.Cli.Bench;
 
-/// <summary>`llada bench [op] [--json] [--threads N] [--quick]`: GFLOP/s or GB/s per primitive and size on the CPU backend.</summary>
+/// <summary>`llada bench [op] [--json] [--threads N] [--quick] [--profile]`: GFLOP/s or GB/s per primitive and size on the CPU
+/// backend, each also as a fraction of the machine limit measured in the same run (<see cref="MachineLimits"/>).</summary>
 public static class BenchCommand
 {
-    /// <summary>Memory bandwidth of our 2-core machines, both cores (GB/s), the yardstick for bandwidth-bound ops.</summary>
-    public const double ReferenceBandwidth = 55.0;
-
     /// <summary>The families `llada bench [op]` times, in run order.</summary>
     public enum Family
     {
@@ -64,8 +62,14 @@ public static class BenchCommand
         string op = Families.NameOf(p.GetValue(Op));
         CpuParallel.Threads = threads;
         double budget = quick ? 0.15 : 0.6;
+        // The machine's limits, measured in this run with the same thread count: every figure is also printed as a fraction
+        // of the limit that bounds it (GFLOP/s of the FMA peak, GB/s of the triad bandwidth). They are measured again
+        // around every family and the best seen so far is the limit, so a moment of contention on a shared machine
+        // during one measurement cannot make a family look faster than the machine.
+        var limits = MachineLimits.Measure(threads);
+        CpuBenchCases.ProfileOut = json ? Console.Error : Console.Out;
 
-        var results = new List<BenchResult>();
+        var results = new List<(BenchResult Result, MachineLimits Limits)>();
         var log = json ? TextWriter.Null : Console.Out;
         if (backend is LLaDA.Kernels.IlgpuBackend gpu)
         {
@@ -78,21 +82,30 @@ public static class BenchCommand
         if (!json)
         {
             Console.WriteLine($"llada bench — {backend.Name} backend, {threads} thread(s), {CpuMatMul.BestAvailable} GEMM kernel, {(quick ? "quick" : "full")} run");
-            Console.WriteLine($"{"op",-26} {"shape",-46} {"median ms",10} {"GFLOP/s",9} {"GB/s",8}  note");
+            Console.WriteLine($"machine limits measured now: {limits}");
+            Console.WriteLine($"{"op",-26} {"shape",-46} {"median ms",10} {"GFLOP/s",9} {"GB/s",8} {"of limit",11}  note");
         }
         foreach (var family in Families.Names.Skip(1))
         {
             if (op != "all" && op != family) continue;
-            foreach (var r in CpuBenchCases.Run(family, budget, quick))
+            limits = limits.Max(MachineLimits.Measure(threads));
+            var rows = CpuBenchCases.Run(family, budget, quick).ToList();
+            limits = limits.Max(MachineLimits.Measure(threads));
+            foreach (var r in rows)
             {
-                results.Add(r);
-                log.WriteLine(Format(r));
+                results.Add((r, limits));
+                log.WriteLine(Format(r, limits));
             }
         }
         if (json)
         {
-            var rows = results.Select(r => new JsonRow(r.Op, r.Shape, Round(r.MedianMs), Round(r.BestMs), Round(r.Gflops), Round(r.BestGflops), Round(r.GBps), Round(r.TokensPerSecond), r.FreshBytesPerStep, r.ManagedBytesPerStep, r.Iterations, r.Note, threads));
+            var rows = results.Select(x => (r: x.Result, l: x.Limits)).Select(x => new JsonRow(x.r.Op, x.r.Shape, Round(x.r.MedianMs), Round(x.r.BestMs), Round(x.r.Gflops), Round(x.r.BestGflops), Round(x.r.GBps), Round(x.r.TokensPerSecond), x.r.FreshBytesPerStep, x.r.ManagedBytesPerStep, x.r.Iterations, x.r.Note, threads,
+                Round(x.r.Gflops / x.l.PeakGflops), Round(x.r.GBps / x.l.TriadGBps), Round(x.l.PeakGflops), Round(x.l.TriadGBps)));
             Console.WriteLine(JsonSerializer.Serialize(rows, JsonOpts));
+        }
+        else
+        {
+            Console.WriteLine($"machine limits, best measured in this run: {limits}");
         }
         return 0;
     }
@@ -104,15 +117,18 @@ public static class BenchCommand
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     };
 
-    private sealed record JsonRow(string Op, string Shape, double? Ms, double? BestMs, double? Gflops, double? BestGflops, double? Gbps, double? TokensPerS, long? FreshBytesPerStep, long? ManagedBytesPerStep, int Iterations, string? Note, int Threads);
+    private sealed record JsonRow(string Op, string Shape, double? Ms, double? BestMs, double? Gflops, double? BestGflops, double? Gbps, double? TokensPerS, long? FreshBytesPerStep, long? ManagedBytesPerStep, int Iterations, string? Note, int Threads,
+        double? FractionOfPeak, double? FractionOfTriad, double? FmaPeakGflops, double? TriadGbps);
 
     private static double? Round(double? v) => v is null ? null : Math.Round(v.Value, 3);
 
-    private static string Format(BenchResult r)
+    private static string Format(BenchResult r, MachineLimits limits)
     {
         string g = r.Gflops is { } gf ? gf.ToString("F1", CultureInfo.InvariantCulture) : "";
         string b = r.GBps is { } gb ? gb.ToString("F1", CultureInfo.InvariantCulture) : "";
-        string note = r.Note ?? (r.GBps is { } bw ? $"{100 * bw / ReferenceBandwidth:F0}% of {ReferenceBandwidth} GB/s" : "");
-        return $"{r.Op,-26} {r.Shape,-46} {r.MedianMs,10:F3} {g,9} {b,8}  {note}";
+        // Compute-bound figures against the FMA peak, bandwidth-bound ones against the triad bandwidth.
+        string frac = r.Gflops is { } f ? $"{100 * f / limits.PeakGflops:F0}% peak"
+            : r.GBps is { } bw ? $"{100 * bw / limits.TriadGBps:F0}% triad" : "";
+        return $"{r.Op,-26} {r.Shape,-46} {r.MedianMs,10:F3} {g,9} {b,8} {frac,11}  {r.Note}";
     }
 }

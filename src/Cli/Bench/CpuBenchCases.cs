@@ -238,14 +238,10 @@ internal static class CpuBenchCases
             for (int i = 0; i < steps; i++) times.Add(trainer.Step().Seconds * 1000);
             long freshPerStep = ((pool?.FreshBytes ?? 0) - fresh0) / steps;
             long managedPerStep = (GC.GetTotalAllocatedBytes(true) - managed0) / steps;
-            LLaDA.Autograd.OpProfiler.Reset();
+            bool profile = LLaDA.Autograd.OpProfiler.Enabled;
+            long poolTicks0 = profile ? TrainProfile.Begin(pool) : 0;
             var (med, best, it) = BenchTimer.Measure(() => trainer.Step(), budget, warmup: 0);
-            if (LLaDA.Autograd.OpProfiler.Enabled)
-            {
-                Console.Error.WriteLine($"per-op wall time over {it} steps of {name} (ms per step):");
-                foreach (var (op, ms, calls) in LLaDA.Autograd.OpProfiler.Report())
-                    Console.Error.WriteLine($"  {op,-24} {ms / it,9:F2} ms  {calls / it,4} calls");
-            }
+            if (profile) TrainProfile.Print(ProfileOut, name, it, med, pool, poolTicks0);
             times.Add(med);
             double tokPerS = b * t / (med / 1000);
             // Nominal model FLOPs per step (PaLM appendix B): 6·N per token for the N weights a token passes through (the
@@ -257,6 +253,9 @@ internal static class CpuBenchCases
             { TokensPerSecond = tokPerS, FreshBytesPerStep = freshPerStep, ManagedBytesPerStep = managedPerStep };
         }
     }
+
+    /// <summary>Where `--profile` tables go (stderr when stdout carries JSON).</summary>
+    public static TextWriter ProfileOut { get; set; } = Console.Out;
 
     /// <summary>Backend of the "train" family (the CPU unless --device names another).</summary>
     public static IBackend Backend { get; set; } = CpuBackend.Default;
@@ -299,12 +298,15 @@ internal static class CpuBenchCases
         foreach (var (name, cfg) in modes)
         {
             sampler.Generate([prompt], cfg with { GenLength = block, BlockLength = block, Steps = block }); // JIT and pool warm-up
+            long flops0 = CpuFlops.Executed;
             var sw = System.Diagnostics.Stopwatch.StartNew();
             var r = sampler.Generate([prompt], cfg);
             double ms = sw.Elapsed.TotalMilliseconds;
+            // The work the CPU kernels did (GEMM + attention flops counted by CpuFlops): GFLOP/s and its fraction of the peak.
+            double flops = Backend is CpuBackend ? CpuFlops.Executed - flops0 : 0;
             if (baseline == 0) baseline = ms;
-            yield return new BenchResult("sample", $"{name}: gen {gen} block {block}", ms, ms, 0, 0, 1,
-                $"{gen / (ms / 1000):F1} tok/s; {(double)r.ForwardPasses / gen:F3} passes/token; {baseline / ms:F2}× vs one token per step"
+            yield return new BenchResult("sample", $"{name}: gen {gen} block {block}", ms, ms, flops, 0, 1,
+                $"{gen / (ms / 1000):F1} tok/s; {ms / r.ForwardPasses:F2} ms/forward; {(double)r.ForwardPasses / gen:F3} passes/token; {baseline / ms:F2}× vs one token per step"
                 + (SampleCheckpoint is null ? " (random weights: no confidence reaches a threshold; --checkpoint DIR for a trained model)" : ""))
             { TokensPerSecond = gen / (ms / 1000) };
         }

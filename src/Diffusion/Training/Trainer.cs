@@ -111,12 +111,13 @@ public sealed class Trainer : IDisposable
             (lossSum, tokens, masked) = (totals[0], (int)totals[1], (int)totals[2]);
             if (!double.IsFinite(lossSum)) throw new TrainingDivergedException(step, lossSum);
         }
-        double norm = GradClip.ClipByGlobalNorm(_params, Config.GradClip);
+        double norm;
+        using (OpProfiler.Time("GradClip")) norm = GradClip.ClipByGlobalNorm(_params, Config.GradClip);
         if (!double.IsFinite(norm)) throw new TrainingDivergedException(step, norm);
         float lr = _schedule.At(step);
-        Optimizer.Update(lr);
+        using (OpProfiler.Time("AdamW")) Optimizer.Update(lr);
         Ema?.Update();
-        Model.ZeroGrad();
+        using (OpProfiler.Time("ZeroGrad")) Model.ZeroGrad();
         StepIndex++;
         Parallel?.Verify(StepIndex, ReplicatedState);
         return new StepReport(step, lossSum, norm, lr, tokens, masked, sw.Elapsed.TotalSeconds, Variance(rowLosses));

@@ -78,6 +78,7 @@ public static unsafe partial class CpuAttention
         RequireNonNull(q, nameof(q)); RequireNonNull(k, nameof(k)); RequireNonNull(v, nameof(v));
         RequireNonNull(o, nameof(o)); RequireNonNull(lse, nameof(lse));
         var a = new AttnArgs(s, q, lq, k, lk, v, lv, keyPadding, o, lo, lse, null, default, null, null, null);
+        CpuFlops.Add(CpuFlops.AttentionForward(s));
         switch (ResolveVectorBits(tuning))
         {
             case 512: ForwardAll<Vector512<float>, Simd512>(a, tuning); break;
@@ -95,6 +96,7 @@ public static unsafe partial class CpuAttention
         RequireNonNull(o, nameof(o)); RequireNonNull(lse, nameof(lse)); RequireNonNull(dO, nameof(dO));
         RequireNonNull(dq, nameof(dq)); RequireNonNull(dk, nameof(dk)); RequireNonNull(dv, nameof(dv));
         var a = new AttnArgs(s, q, lq, k, lk, v, lv, keyPadding, o, lo, lse, dO, ldo, dq, dk, dv);
+        CpuFlops.Add(2 * CpuFlops.AttentionForward(s));
         switch (ResolveVectorBits(tuning))
         {
             case 512: BackwardAll<Vector512<float>, Simd512>(a, tuning); break;

@@ -92,6 +92,7 @@ public static unsafe partial class CpuMatMul
             return;
         }
 
+        CpuFlops.Add(2L * batch * m * n * k);
         Execute(in args, resolved);
     }
 

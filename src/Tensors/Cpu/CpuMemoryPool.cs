@@ -38,8 +38,25 @@ public sealed unsafe class CpuMemoryPool
         return (bytes + step - 1) / step * step;
     }
 
+    /// <summary>Whether Rent and Return add their wall time to <see cref="TimedTicks"/> (off by default; `llada bench train --profile`).</summary>
+    public static bool Timing { get; set; }
+
+    /// <summary>Stopwatch ticks spent in Rent and Return (including fresh OS allocations) while <see cref="Timing"/> is on.</summary>
+    public long TimedTicks => Interlocked.Read(ref _timedTicks);
+
+    private long _timedTicks;
+
     /// <summary>A block of at least <paramref name="bytes"/> bytes; <paramref name="classBytes"/> is its true size, to be passed back to <see cref="Return"/>.</summary>
     public nint Rent(long bytes, out long classBytes)
+    {
+        if (!Timing) return RentCore(bytes, out classBytes);
+        long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+        nint p = RentCore(bytes, out classBytes);
+        Interlocked.Add(ref _timedTicks, System.Diagnostics.Stopwatch.GetTimestamp() - t0);
+        return p;
+    }
+
+    private nint RentCore(long bytes, out long classBytes)
     {
         long want = SizeClass(bytes);
         lock (_lock)
@@ -66,6 +83,13 @@ public sealed unsafe class CpuMemoryPool
 
     /// <summary>Gives a block back for reuse.</summary>
     public void Return(nint ptr, long classBytes)
+    {
+        long t0 = Timing ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
+        ReturnCore(ptr, classBytes);
+        if (t0 != 0) Interlocked.Add(ref _timedTicks, System.Diagnostics.Stopwatch.GetTimestamp() - t0);
+    }
+
+    private void ReturnCore(nint ptr, long classBytes)
     {
         lock (_lock)
         {

@@ -61,4 +61,19 @@ public sealed class CliTests : IDisposable
         Assert.True(first.GetProperty("gflops").GetDouble() > 0);
         Assert.False(string.IsNullOrEmpty(first.GetProperty("shape").GetString()));
     }
+
+    [Fact]
+    public void BenchJson_GivesEachFigureAsAFractionOfTheLimitMeasuredInTheSameRun()
+    {
+        var (code, stdout, _) = Run("bench", "adamw", "--json", "--quick", "--threads", "1");
+        Assert.Equal(0, code);
+        using var doc = System.Text.Json.JsonDocument.Parse(stdout);
+        var row = doc.RootElement[0];
+        Assert.Equal("adamw", row.GetProperty("op").GetString());
+        double gbps = row.GetProperty("gbps").GetDouble(), triad = row.GetProperty("triad_gbps").GetDouble();
+        Assert.True(triad > 0 && row.GetProperty("fma_peak_gflops").GetDouble() > 0);
+        // A bandwidth-bound op is given against the triad bandwidth (both rounded to 3 decimals in the JSON).
+        Assert.Equal(gbps / triad, row.GetProperty("fraction_of_triad").GetDouble(), 0.002);
+        Assert.False(row.TryGetProperty("fraction_of_peak", out _));
+    }
 }
