@@ -36,6 +36,10 @@ public static class Cli
                  [--mc-num N] [--batch N] [--cfg X] [--seed N] [--json]
           eval elbo --data FILE [--checkpoint DIR] [--t-grid N] [--mask-draws M] [--seed N] [--max-lines N] [--json]
                  negative ELBO per token (bits/char for the char tokenizer) of held-out text, ± standard error
+          eval poems [--checkpoint DIR] [--count N] [--samples N] [--temperature X] [--remasking NAME] [--free-format] [--one-block] [--seed N] [--json]
+                 completes the run's held-out poems from their first line (the line ends' ，/。 given; --free-format: the model
+                 places them too, one block per line unless --one-block) and
+                 prints the fraction that are poem-shaped (lines of 5 or 7, ， and 。 at line ends, no character 3× in a row)
           eval reversal [--data FILE] [--poems N] [--steps N] [--batch N] [--lr X] [--seed N]
                  [--max-queries N] [--poem-text] [--threshold X,Y|none] [--factor X,Y] [--remasking A,B] [--no-ar]
                  [--time-sampling …] [--min-t X] [--ema DECAY] [--json]:

@@ -45,6 +45,7 @@ public static class OptionRanges
         new("t-grid", true, 1, 1 << 20),
         new("mask-draws", true, 1, 1 << 20),
         new("max-lines", true, 0, IntMax, Note: "0 = all"),
+        new("count", true, 1, IntMax),
         // rates and weights
         new("lr", false, 0, 1, Note: "0 freezes the weights"),
         new("min-lr", false, 0, 1),

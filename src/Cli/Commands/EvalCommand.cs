@@ -14,14 +14,15 @@ public static class EvalCommand
 {
     public static int Run(Options o)
     {
-        if (o.Positional.Count == 0) throw new OptionException("eval needs a task: likelihood or reversal");
+        if (o.Positional.Count == 0) throw new OptionException("eval needs a task: likelihood, reversal, elbo or poems");
         string task = o.Positional[0];
         return task switch
         {
             "likelihood" => Likelihood(o),
             "reversal" => Reversal(o),
             "elbo" => Elbo(o),
-            _ => throw new OptionException($"unknown eval task '{task}' (likelihood, reversal, elbo)"),
+            "poems" => Poems(o),
+            _ => throw new OptionException($"unknown eval task '{task}' (likelihood, reversal, elbo, poems)"),
         };
     }
 
@@ -78,6 +79,45 @@ public static class EvalCommand
         {
             throw new OptionException(e.Message);
         }
+    }
+
+    /// <summary>`llada eval poems`: completes the run's held-out poems from their first lines and prints the fraction that are
+    /// poem-shaped (<see cref="PoemShape"/>), as the main job's summary does.</summary>
+    private static int Poems(Options o)
+    {
+        string dir = o.String("checkpoint") ?? "runs/llada";
+        var d = new PoemSamplingConfig();
+        var cfg = d with
+        {
+            Count = o.Int("count", d.Count),
+            BlockPerLine = !o.Flag("one-block"),
+            GivenFormat = !o.Flag("free-format"),
+            Temperature = o.Double("temperature", d.Temperature),
+            Remasking = o.String("remasking") is string rm ? SamplerOptions.ParseRemasking(rm) : d.Remasking,
+            Seed = (ulong)o.Int("seed", (int)d.Seed),
+        };
+        int show = o.Int("samples", 0);
+        bool json = o.Flag("json");
+        var backend = Devices.Get(o.String("device"));
+        CpuParallel.Threads = o.Int("threads", Environment.ProcessorCount);
+        bool rawWeights = o.Flag("raw-weights");
+        o.RejectUnknown();
+        if (cfg.Count <= 0) throw new OptionException("--count must be positive");
+        var (model, tok, resolved) = ModelLoader.Load(dir, backend, null, rawWeights);
+        using var _m = model;
+        var (poems, rowLength) = Commands.Samples.HeldOutPoems(resolved, cfg.Count);
+        cfg = cfg with { RowLength = rowLength };
+        var sampler = new ReverseSampler(new MaskPredictorLogits(model), ModelLoader.Specials(tok, model.Config));
+        var done = PoemCompletions.Complete(sampler, tok, poems, cfg);
+        double frac = PoemShape.Fraction(done.Select(c => c.Poem).ToList());
+        if (json)
+        {
+            Console.WriteLine(JsonSerializer.Serialize(new { checkpoint = resolved, poems = done.Count, shaped = frac, completions = done.Select(c => new { poem = c.Poem, flaw = c.Flaw, truth = c.Truth }) }));
+            return 0;
+        }
+        foreach (var c in done.Take(show)) Console.WriteLine($"{(c.Flaw is null ? "✓" : "✗")} {c.Poem}{(c.Flaw is string f ? $"   ({f})" : "")}");
+        Console.WriteLine($"poem-shaped: {done.Count(c => c.Flaw is null)}/{done.Count} ({100 * frac:F0} %) of held-out poems completed from their first line");
+        return 0;
     }
 
     /// <summary>A JSON number, or null for a standard error that one batch cannot give (NaN is not valid JSON).</summary>
