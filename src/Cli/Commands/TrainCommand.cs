@@ -167,6 +167,13 @@ public static class TrainCommand
                 AnsiConsole.MarkupLine($"[grey]samples use the moving-average weights ({Ema.File})[/]");
             }
             Samples.Print(trainer.Model, tok, corpus, heldOutEvery: run.HeldOutEvery, rowLength: run.SeqLen, count: samples, sft: objective == Objective.Sft);
+            if (objective == Objective.Pretrain && log is not null)
+            {
+                AnsiConsole.MarkupLine($"next: the loss curve is {Markup.Escape(log.PlotPath)}; watch the masks fill in with");
+                string p = corpus.Poems[run.HeldOutEvery - 1], head = PoemCompletions.Head(p);
+                int gen = p.Length - head.Length;
+                AnsiConsole.MarkupLine($"  llada generate --checkpoint {Markup.Escape(outDir)} --prompt \"{Markup.Escape(head)}\" --gen-length {gen} --block-length {head.Length} --steps {gen} --temperature 1 --live");
+            }
         }
         return exit;
     }
@@ -359,7 +366,9 @@ public static class Samples
         if (poems.Count == 0) return;
         var sw = Stopwatch.StartNew();
         var done = PoemCompletions.Complete(sampler, tok, poems, cfg);
-        AnsiConsole.MarkupLine("[bold]samples (held-out poems: first line given, the rest generated line by line):[/]");
+        AnsiConsole.MarkupLine(cfg.GivenFormat
+            ? "[bold]samples (held-out poems: first line given; the model fills the characters between the line ends' ， and 。):[/]"
+            : "[bold]samples (held-out poems: first line given, the rest generated line by line):[/]");
         foreach (var c in done.Take(count))
         {
             AnsiConsole.MarkupLine($"  [grey]{Markup.Escape(c.Head)}[/][green]{Markup.Escape(c.Generated)}[/]{(c.Flaw is string f ? $" [red]✗ {Markup.Escape(f)}[/]" : "")}");
