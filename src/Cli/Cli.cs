@@ -30,7 +30,7 @@ public static class Cli
                  (generate, chat and eval use a checkpoint's ema.safetensors when present; --raw-weights: the raw ones)
                  sampler options: --steps N --gen-length N --block-length N --temperature X --cfg X
                  --remasking {{LLaDA.Diffusion.Sampling.Policies.UnmaskingPolicies.Names}} --threshold X --factor X --cache none|prefix|dual
-                 --eos-inf --eot-inf --seed N
+                 --eos-inf --eot-inf --seed N --pad-to N (EOS padding after the answer up to N tokens, as training rows)
           chat   --checkpoint DIR [sampler options]: multi-turn chat with the chat template
           eval likelihood --checkpoint DIR --prompt TEXT (--answer TEXT | --options "A|B|C")
                  [--mc-num N] [--batch N] [--cfg X] [--seed N] [--json]

@@ -37,6 +37,7 @@ public static class OptionRanges
         new("max-queries", true, 0, IntMax, Note: "0 = all"),
         new("gen-length", true, 1, 1 << 20, Note: "prompt + answer must also fit the model's max_sequence_length"),
         new("block-length", true, 1, 1 << 20),
+        new("pad-to", true, 0, 1 << 20, Note: "0 = no EOS padding after the answer"),
         new("mc-num", true, 1, 1 << 24),
         new("seed", true, 0, IntMax),
         new("threads", true, 1, 1024),

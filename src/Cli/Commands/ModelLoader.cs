@@ -105,6 +105,7 @@ public static class SamplerOptions
             Cache = cache,
             LogitsEosInf = o.Flag("eos-inf") || defaults.LogitsEosInf,
             ConfidenceEosEotInf = o.Flag("eot-inf") || defaults.ConfidenceEosEotInf,
+            PadTo = o.Int("pad-to", defaults.PadTo),
             Seed = (ulong)o.Int("seed", (int)defaults.Seed),
         };
         try

@@ -172,7 +172,7 @@ public static class TrainCommand
                 AnsiConsole.MarkupLine($"next: the loss curve is {Markup.Escape(log.PlotPath)}; watch the masks fill in with");
                 string p = corpus.Poems[run.HeldOutEvery - 1], head = PoemCompletions.Head(p);
                 int gen = p.Length - head.Length;
-                AnsiConsole.MarkupLine($"  llada generate --checkpoint {Markup.Escape(outDir)} --prompt \"{Markup.Escape(head)}\" --gen-length {gen} --block-length {head.Length} --steps {gen} --temperature 1 --live");
+                AnsiConsole.MarkupLine($"  llada generate --checkpoint {Markup.Escape(outDir)} --prompt \"{Markup.Escape(head)}\" --gen-length {gen} --block-length {head.Length} --steps {gen} --temperature 1 --pad-to {run.SeqLen} --live");
             }
         }
         return exit;
