@@ -27,8 +27,8 @@ public sealed record PoemSamplingConfig
 
     /// <summary>Condition on the poem's format: the ， and 。 at the line ends (every line as long as the given first one) are
     /// placed like the prompt and the model infills the characters between them (never punctuation), in its own order (one
-    /// block). When false the
-    /// model also places the punctuation itself (blocks per <see cref="BlockPerLine"/>).</summary>
+    /// block, <see cref="TokensPerStep"/> per step). When false the model also places the punctuation itself, one token per
+    /// step (blocks per <see cref="BlockPerLine"/>).</summary>
     public bool GivenFormat { get; init; } = true;
 
     /// <summary>The training rows' length: each poem is denoised inside a row of this many tokens, EOS-padded after the answer
@@ -49,8 +49,8 @@ public sealed record PoemCompletion(string Head, string Generated, string Truth)
 public static class PoemCompletions
 {
     /// <summary>Completes each poem given its first line (up to and including the first ，): the answer has the poem's true
-    /// remaining length and EOS is suppressed (eval_reverse.py's --eos_inf), one token committed per step. Poems with the same
-    /// prompt and answer lengths are sampled as one batch.</summary>
+    /// remaining length and EOS is suppressed (eval_reverse.py's --eos_inf); see <see cref="PoemSamplingConfig.GivenFormat"/> for
+    /// what else is given. Poems with the same prompt and answer lengths are sampled as one batch.</summary>
     public static IReadOnlyList<PoemCompletion> Complete(ReverseSampler sampler, ITokenizer tok, IReadOnlyList<string> poems, PoemSamplingConfig cfg)
     {
         var sp = tok.Specials;
