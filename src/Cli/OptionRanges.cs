@@ -62,6 +62,7 @@ public static class OptionRanges
         new("max-queries", I, 0, IntMax, Note: "0 = all"),
         new("gen-length", I, 1, 1 << 20, Note: "prompt + answer must also fit the model's max_sequence_length"),
         new("block-length", I, 1, 1 << 20),
+        new("pad-to", I, 0, 1 << 20, Note: "0 = no EOS padding after the answer"),
         new("mc-num", I, 1, 1 << 24),
         new("seed", NumberKind.UInt64, 0, 0),
         new("threads", I, 1, 1024),
@@ -70,6 +71,7 @@ public static class OptionRanges
         new("t-grid", I, 1, 1 << 20),
         new("mask-draws", I, 1, 1 << 20),
         new("max-lines", I, 0, IntMax, Note: "0 = all"),
+        new("count", I, 1, IntMax),
         // rates and weights
         new("lr", R, 0, 1, Note: "0 freezes the weights"),
         new("min-lr", R, 0, 1),

@@ -11,14 +11,14 @@ using Spectre.Console;
 
 namespace LLaDA.Cli.Commands;
 
-/// <summary>`llada eval likelihood`, `llada eval reversal` and `llada eval elbo`.</summary>
+/// <summary>`llada eval likelihood`, `llada eval reversal`, `llada eval elbo` and `llada eval poems`.</summary>
 public static class EvalCommand
 {
     public static Command Definition()
     {
         var eval = new Command("eval", "evaluate a checkpoint: likelihood of answers, negative ELBO of held-out text, the reversal-curse benchmark")
         {
-            LikelihoodDefinition(), ElboDefinition(), ReversalDefinition(),
+            LikelihoodDefinition(), ElboDefinition(), ReversalDefinition(), PoemsDefinition(),
         };
         return eval;
     }
@@ -101,6 +101,67 @@ public static class EvalCommand
         {
             throw new OptionException(e.Message);
         }
+    }
+
+    // ---- eval poems
+
+    private static readonly PoemSamplingConfig PoemDefaults = new();
+    private static readonly Option<string> PCheckpoint = Opt.Text("checkpoint", "DIR", "checkpoint directory, or a training run (its latest checkpoint)", "runs/llada");
+    private static readonly Option<int> PCount = Opt.Int("count", "held-out poems to complete", PoemDefaults.Count);
+    private static readonly Option<int> PSamples = Opt.Int("samples", "completions to print (each marked ✓/✗)", 0);
+    private static readonly Option<double> PTemperature = Opt.Real("temperature", "Gumbel-max sampling temperature", PoemDefaults.Temperature);
+    private static readonly Option<Named<Remasking>> PRemasking = Opt.Choice("remasking", "which predictions to commit each step", SamplerOptions.Remaskings, PoemDefaults.Remasking);
+    private static readonly Option<bool> PFreeFormat = Opt.Flag("free-format", "the model places the line ends' ， and 。 too (default: they are given, the model fills the characters)");
+    private static readonly Option<bool> POneBlock = Opt.Flag("one-block", "with --free-format: the whole poem as one block instead of one block per line");
+    private static readonly Option<ulong> PSeed = Opt.Seed("seed of the sampling noise", PoemDefaults.Seed);
+    private static readonly Option<bool> PJson = Opt.Json();
+    private static readonly Option<Named<Device>> PDevice = Opt.Device();
+    private static readonly Option<int> PThreads = Opt.Threads();
+    private static readonly Option<bool> PRawWeights = Opt.RawWeights();
+
+    private static Command PoemsDefinition()
+    {
+        var c = new Command("poems", "complete the run's held-out poems from their first line and print the fraction that are poem-shaped (lines of 5 or 7, ， and 。 at line ends, no character 3× in a row)")
+        {
+            PCheckpoint, PCount, PSamples, PTemperature, PRemasking, PFreeFormat, POneBlock, PSeed, PJson, PDevice, PThreads, PRawWeights,
+        };
+        c.SetAction(Poems);
+        return c;
+    }
+
+    /// <summary>`llada eval poems`: completes the run's held-out poems from their first lines and prints the fraction that are
+    /// poem-shaped (<see cref="PoemShape"/>), as the main job's summary does.</summary>
+    private static int Poems(ParseResult o)
+    {
+        string dir = o.GetValue(PCheckpoint)!;
+        var cfg = PoemDefaults with
+        {
+            Count = o.GetValue(PCount),
+            BlockPerLine = !o.GetValue(POneBlock),
+            GivenFormat = !o.GetValue(PFreeFormat),
+            Temperature = o.GetValue(PTemperature),
+            Remasking = o.GetValue(PRemasking),
+            Seed = o.GetValue(PSeed),
+        };
+        int show = o.GetValue(PSamples);
+        bool json = o.GetValue(PJson);
+        var backend = Devices.Get(o.GetValue(PDevice));
+        CpuParallel.Threads = o.GetValue(PThreads);
+        var (model, tok, resolved) = ModelLoader.Load(dir, backend, null, o.GetValue(PRawWeights));
+        using var _m = model;
+        var (poems, rowLength) = Commands.Samples.HeldOutPoems(resolved, cfg.Count);
+        cfg = cfg with { RowLength = rowLength };
+        var sampler = new ReverseSampler(new MaskPredictorLogits(model), ModelLoader.Specials(tok, model.Config));
+        var done = PoemCompletions.Complete(sampler, tok, poems, cfg);
+        double frac = PoemShape.Fraction(done.Select(c => c.Poem).ToList());
+        if (json)
+        {
+            Console.WriteLine(JsonSerializer.Serialize(new { checkpoint = resolved, poems = done.Count, shaped = frac, completions = done.Select(c => new { poem = c.Poem, flaw = c.Flaw, truth = c.Truth }) }));
+            return 0;
+        }
+        foreach (var c in done.Take(show)) Console.WriteLine($"{(c.Flaw is null ? "✓" : "✗")} {c.Poem}{(c.Flaw is string f ? $"   ({f})" : "")}");
+        Console.WriteLine($"poem-shaped: {done.Count(c => c.Flaw is null)}/{done.Count} ({100 * frac:F0} %) of held-out poems completed from their first line");
+        return 0;
     }
 
     /// <summary>A JSON number, or null for a standard error that one batch cannot give (NaN is not valid JSON).</summary>

@@ -52,6 +52,7 @@ public static class GenerateCommand
             var s = ModelLoader.Specials(t, c);
             ids = template ? ChatTemplate.Encode(t, [("user", prompt)]) : [.. (s.Bos is int b ? new[] { b } : []), .. t.Encode(prompt)];
             ModelLoader.EnsureContext(c, ids.Length, cfg.GenLength, "--gen-length");
+            ModelLoader.EnsureContext(c, ids.Length, Math.Max(0, cfg.PadTo - ids.Length), "the --pad-to answer and padding");
             MemoryEstimate.Generate(c, ids.Length, cfg.GenLength, cfg.CfgScale > 0, cfg.Cache != LLaDA.Nn.CacheMode.None).EnsureFits("lower --gen-length or use a smaller model");
         }, rawWeights);
         using var _ = model;

@@ -87,6 +87,7 @@ public sealed class SamplerOptions
     public Option<bool> EosInf { get; }
     public Option<bool> EotInf { get; }
     public Option<ulong> Seed { get; }
+    public Option<int> PadTo { get; }
 
     private readonly SamplerConfig _defaults;
 
@@ -105,9 +106,10 @@ public sealed class SamplerOptions
         EosInf = Opt.Flag("eos-inf", "never sample end-of-text (logit −∞)");
         EotInf = Opt.Flag("eot-inf", "never commit end-of-text or end-of-turn first (confidence −∞)");
         Seed = Opt.Seed("seed of the sampling noise", defaults.Seed);
+        PadTo = Opt.Int("pad-to", "EOS padding after the answer up to this many tokens in all, as in the training rows (0: none)", defaults.PadTo);
     }
 
-    public IEnumerable<Option> All => [GenLength, Steps, BlockLength, Temperature, Cfg, Remasking, Threshold, Factor, Cache, EosInf, EotInf, Seed];
+    public IEnumerable<Option> All => [GenLength, Steps, BlockLength, Temperature, Cfg, Remasking, Threshold, Factor, Cache, EosInf, EotInf, Seed, PadTo];
 
     /// <summary>The configuration the command line asks for; settings that do not fit together are refused with the sampler's message.</summary>
     public SamplerConfig Read(ParseResult r)
@@ -127,6 +129,7 @@ public sealed class SamplerOptions
             LogitsEosInf = r.GetValue(EosInf) || _defaults.LogitsEosInf,
             ConfidenceEosEotInf = r.GetValue(EotInf) || _defaults.ConfidenceEosEotInf,
             Seed = r.GetValue(Seed),
+            PadTo = r.GetValue(PadTo),
         };
         try
         {

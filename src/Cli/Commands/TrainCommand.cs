@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using LLaDA.Diffusion.Data;
 using LLaDA.Diffusion.Distributed;
+using LLaDA.Diffusion.Eval;
 using LLaDA.Diffusion.Sampling;
 using LLaDA.Diffusion.Training;
 using LLaDA.Nn;
@@ -156,7 +157,7 @@ public static class TrainCommand
         int exit = Loop(trainer, cfg, log, ckptRoot, extra, q.NoProgress, dist);
         log?.Plot($"llada {q.Objective.ToString().ToLowerInvariant()} — {mcfg.NLayers}L d{mcfg.DModel}, {data.Corpus.Poems.Count} poems");
         if (log is not null) AnsiConsole.MarkupLine($"log: {Markup.Escape(Path.Combine(q.OutDir, "log.csv"))}, loss curve: {Markup.Escape(log.PlotPath)}");
-        if (exit == 0 && q.Samples > 0 && DistributedRun.IsLead && q.Objective != Objective.Autoregressive) PrintSamples(q, data, trainer);
+        if (exit == 0 && q.Samples > 0 && DistributedRun.IsLead && q.Objective != Objective.Autoregressive) PrintSamples(q, data, trainer, log?.PlotPath);
         return exit;
     }
 
@@ -236,14 +237,22 @@ public static class TrainCommand
     }
 
     /// <summary>Step 6: completions of held-out poems, sampled as generate would from the last checkpoint: with the moving-average weights when the run keeps them.</summary>
-    private static void PrintSamples(Request q, RunData data, Trainer trainer)
+    private static void PrintSamples(Request q, RunData data, Trainer trainer, string? plotPath)
     {
         if (trainer.Ema is not null)
         {
             trainer.Ema.CopyIntoParameters();
             AnsiConsole.MarkupLine($"[grey]samples use the moving-average weights ({Ema.File})[/]");
         }
-        Samples.Print(trainer.Model, data.Tokenizer, data.Corpus, heldOutEvery: data.Info.HeldOutEvery, count: q.Samples, sft: q.Objective == Objective.Sft);
+        var run = data.Info;
+        Samples.Print(trainer.Model, data.Tokenizer, data.Corpus, heldOutEvery: run.HeldOutEvery, rowLength: run.SeqLen, count: q.Samples, sft: q.Objective == Objective.Sft);
+        if (q.Objective == Objective.Pretrain && plotPath is not null)
+        {
+            AnsiConsole.MarkupLine($"next: the loss curve is {Markup.Escape(plotPath)}; watch the masks fill in with");
+            string p = data.Corpus.Poems[run.HeldOutEvery - 1], head = PoemCompletions.Head(p);
+            int gen = p.Length - head.Length;
+            AnsiConsole.MarkupLine($"  llada generate --checkpoint {Markup.Escape(q.OutDir)} --prompt \"{Markup.Escape(head)}\" --gen-length {gen} --block-length {head.Length} --steps {gen} --temperature 1 --pad-to {run.SeqLen} --live");
+        }
     }
 
     /// <summary>The held-out loss for a progress line: "—" until the first evaluation (never "NaN").</summary>
@@ -405,36 +414,69 @@ public static class TrainCommand
     }
 }
 
-/// <summary>Prints completions of held-out poems after training (first line given, the rest sampled).</summary>
+/// <summary>Prints completions of held-out poems after training (first line given, the rest sampled), the poem-shape figure over
+/// <see cref="PoemSamplingConfig.Count"/> of them, and one infilling example.</summary>
 public static class Samples
 {
-    public static void Print(MaskPredictor model, CharTokenizer tok, PoemCorpus corpus, int heldOutEvery, int count, bool sft)
+    /// <summary>The held-out poems of the run a checkpoint belongs to (its run.json; the bundled poems' split when it has none).</summary>
+    /// <returns>The poems and the run's row length (the training sequence length T).</returns>
+    public static (IReadOnlyList<string> Poems, int RowLength) HeldOutPoems(string checkpointDir, int count)
+    {
+        string path = Path.Combine(checkpointDir, TrainCommand.RunFile);
+        var run = File.Exists(path)
+            ? JsonSerializer.Deserialize<RunInfo>(InputFile.ReadText(path, "run description")) ?? throw new CheckpointException($"{path}: empty")
+            : new RunInfo(DataPaths.DefaultPoems(), 2000, 0, "poems", nameof(Objective.Pretrain), 20);
+        return (HeldOut(PoemCorpus.Load(run.Data, run.Poems), run.HeldOutEvery).Take(count).ToList(), run.SeqLen);
+    }
+
+    private static IEnumerable<string> HeldOut(PoemCorpus corpus, int every) => corpus.Poems.Where((_, i) => i % every == every - 1);
+
+    /// <param name="rowLength">The training rows' length T: poems are completed inside EOS-padded rows of that length, as trained.</param>
+    public static void Print(MaskPredictor model, CharTokenizer tok, PoemCorpus corpus, int heldOutEvery, int rowLength, int count, bool sft)
     {
         var sampler = new ReverseSampler(new MaskPredictorLogits(model), tok.Specials);
-        var picks = corpus.Poems.Select((p, i) => (p, i)).Where(t => t.i % heldOutEvery == heldOutEvery - 1).Take(count).ToList();
-        if (picks.Count == 0) return;
-        AnsiConsole.MarkupLine(sft ? "[bold]samples (held-out couplets, next line asked):[/]" : "[bold]samples (held-out poems: first line given, the rest generated):[/]");
-        foreach (var (poem, _) in picks)
+        if (sft)
         {
-            string head;
-            int[] prompt;
-            int gen;
-            if (sft)
-            {
-                var c = PoemCorpus.CoupletsOf(0, poem).First();
-                head = PoemCorpus.ForwardQuestion(c);
-                prompt = [tok.Specials.Bos!.Value, .. tok.Encode(head)];
-                gen = c.Second.Length + 4;
-            }
-            else
-            {
-                head = poem[..(poem.IndexOf('，') + 1)];
-                prompt = [tok.Specials.Bos!.Value, .. tok.Encode(head)];
-                gen = poem.Length - head.Length;
-            }
-            // The poem's true remaining length with EOS suppressed (eval_reverse.py's --eos_inf): a base model otherwise
-            // tends to commit its confident EOS padding first.
-            var result = sampler.Generate([prompt], new SamplerConfig { GenLength = gen, BlockLength = gen, Steps = gen, LogitsEosInf = !sft });
+            PrintSft(sampler, tok, corpus, heldOutEvery, count);
+            return;
+        }
+        var cfg = new PoemSamplingConfig { RowLength = rowLength };
+        var poems = HeldOut(corpus, heldOutEvery).Take(Math.Max(cfg.Count, count)).ToList();
+        if (poems.Count == 0) return;
+        var sw = Stopwatch.StartNew();
+        var done = PoemCompletions.Complete(sampler, tok, poems, cfg);
+        AnsiConsole.MarkupLine(cfg.GivenFormat
+            ? "[bold]samples (held-out poems: first line given; the model fills the characters between the line ends' ， and 。):[/]"
+            : "[bold]samples (held-out poems: first line given, the rest generated line by line):[/]");
+        foreach (var c in done.Take(count))
+        {
+            AnsiConsole.MarkupLine($"  [grey]{Markup.Escape(c.Head)}[/][green]{Markup.Escape(c.Generated)}[/]{(c.Flaw is string f ? $" [red]✗ {Markup.Escape(f)}[/]" : "")}");
+            AnsiConsole.MarkupLine($"  [grey]  truth: {Markup.Escape(c.Truth)}[/]");
+        }
+        int shaped = done.Count(c => c.Flaw is null);
+        AnsiConsole.MarkupLine($"[bold]poem-shaped: {shaped}/{done.Count} ({100.0 * shaped / done.Count:F0} %)[/] of held-out poems completed from their first line — every line 5 or 7 characters, ， and 。 at line ends, no character three times in a row ({sw.Elapsed.TotalSeconds:F0} s; `llada eval poems` recomputes it)");
+
+        // What a left-to-right model cannot do: the same poem with its FIRST line masked, filled from the lines after it.
+        var poem = done[0];
+        string filled = PoemCompletions.InfillFirstLine(sampler, tok, poem.Truth, cfg);
+        string rest = poem.Truth[poem.Head.Length..];
+        AnsiConsole.MarkupLine("[bold]forward vs infilling (the same held-out poem):[/]");
+        AnsiConsole.MarkupLine($"  forward:   [grey]{Markup.Escape(poem.Head)}[/][green]{Markup.Escape(poem.Generated)}[/]   (first line given, the rest generated)");
+        AnsiConsole.MarkupLine($"  infilling: [green]{Markup.Escape(filled)}[/][grey]{Markup.Escape(poem.Head[^1..] + rest)}[/]   (first line masked, filled from the lines after it)");
+        AnsiConsole.MarkupLine($"  truth:     [grey]{Markup.Escape(poem.Truth)}[/]");
+    }
+
+    private static void PrintSft(ReverseSampler sampler, CharTokenizer tok, PoemCorpus corpus, int heldOutEvery, int count)
+    {
+        var picks = HeldOut(corpus, heldOutEvery).Take(count).ToList();
+        if (picks.Count == 0) return;
+        AnsiConsole.MarkupLine("[bold]samples (held-out couplets, next line asked):[/]");
+        foreach (var poem in picks)
+        {
+            var c = PoemCorpus.CoupletsOf(0, poem).First();
+            string head = PoemCorpus.ForwardQuestion(c);
+            int[] prompt = [tok.Specials.Bos!.Value, .. tok.Encode(head)];
+            var result = sampler.Generate([prompt], new SamplerConfig { GenLength = c.Second.Length + 4, BlockLength = c.Second.Length + 4, Steps = c.Second.Length + 4 });
             var ids = result.Generated[0];
             int end = Array.IndexOf(ids, tok.Specials.Eos);
             string text = tok.Decode(end >= 0 ? ids[..end] : ids, skipSpecial: true);

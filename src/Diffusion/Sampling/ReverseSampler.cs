@@ -227,6 +227,8 @@ public sealed class ReverseSampler(ILogitsModel model, SpecialTokens specials)
     {
         int v = logits.Length;
         if (cfg.LogitsEosInf) logits[specials.Eos] = double.NegativeInfinity;
+        if (cfg.BannedTokens is { } banned)
+            foreach (int t in banned) logits[t] = double.NegativeInfinity;
         int best = -1;
         double bestScore = double.NegativeInfinity;
         ulong offset = SamplerNoise.StepOffset(step, row);
@@ -271,7 +273,8 @@ public sealed class ReverseSampler(ILogitsModel model, SpecialTokens specials)
             Cfg = cfg;
             B = prompts.Count;
             P = prompts.Max(p => p.Length);
-            L = P + cfg.GenLength;
+            Answer = cfg.GenLength;
+            L = Math.Max(P + cfg.GenLength, cfg.PadTo); // EOS padding after the answer up to PadTo (context, never committed)
             _x = new int[B * L];
             var keep = new int[B * L];
             bool padded = false;
@@ -282,12 +285,12 @@ public sealed class ReverseSampler(ILogitsModel model, SpecialTokens specials)
                 for (int j = 0; j < L; j++)
                 {
                     if (j >= off && j < P && prompts[i][j - off] == sp.Mask) throw new ArgumentException($"sampler: prompt {i} contains the mask id");
-                    _x[i * L + j] = j < off ? sp.PadId : j < P ? prompts[i][j - off] : sp.Mask;
+                    _x[i * L + j] = j < off ? sp.PadId : j < P ? prompts[i][j - off] : j < P + Answer ? sp.Mask : sp.Eos;
                     keep[i * L + j] = j < off ? 0 : 1;
                 }
             }
             _isPrompt = new bool[B * L];
-            for (int k = 0; k < _x.Length; k++) _isPrompt[k] = _x[k] != sp.Mask;
+            for (int k = 0; k < _x.Length; k++) _isPrompt[k] = _x[k] != sp.Mask && k % L < P; // not the EOS padding after the answer
             FixedAt = new int[B][];
             for (int i = 0; i < B; i++) FixedAt[i] = Enumerable.Repeat(-1, cfg.GenLength).ToArray();
             if (padded)
@@ -302,6 +305,10 @@ public sealed class ReverseSampler(ILogitsModel model, SpecialTokens specials)
         public int B { get; }
         public int P { get; }
         public int L { get; }
+
+        /// <summary>Tokens generated per sequence (GenLength); any positions after them up to L are EOS padding.</summary>
+        public int Answer { get; }
+
         public int Step { get; set; }
         public int Passes { get; set; }
         public int[][] FixedAt { get; }
@@ -345,7 +352,7 @@ public sealed class ReverseSampler(ILogitsModel model, SpecialTokens specials)
         public int[][] Rows()
         {
             var r = new int[B][];
-            for (int i = 0; i < B; i++) r[i] = _x.AsSpan(i * L + P - _prompts[i].Length, _prompts[i].Length + L - P).ToArray();
+            for (int i = 0; i < B; i++) r[i] = _x.AsSpan(i * L + P - _prompts[i].Length, _prompts[i].Length + Answer).ToArray();
             return r;
         }
 
@@ -354,7 +361,7 @@ public sealed class ReverseSampler(ILogitsModel model, SpecialTokens specials)
         public int[][] Generated()
         {
             var g = new int[B][];
-            for (int i = 0; i < B; i++) g[i] = _x.AsSpan(i * L + P, L - P).ToArray();
+            for (int i = 0; i < B; i++) g[i] = _x.AsSpan(i * L + P, Answer).ToArray();
             return g;
         }
 

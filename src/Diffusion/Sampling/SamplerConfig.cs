@@ -30,6 +30,11 @@ public sealed record SamplerConfig
     /// <summary>Semi-autoregressive when smaller than GenLength: tokens are only committed inside the current block.</summary>
     public int BlockLength { get; init; } = 128;
 
+    /// <summary>When &gt; 0, every sequence is extended after its answer with EOS padding up to this many tokens (prompt + answer +
+    /// padding), the layout of the training rows ([BOS] document [EOS] padding): the padding is context the model attends to —
+    /// it fixes the answer's length as training did — and is never generated. 0 = no padding (generate.py).</summary>
+    public int PadTo { get; init; }
+
     /// <summary>0 = greedy; &gt; 0 samples by Gumbel-max in float64.</summary>
     public double Temperature { get; init; }
 
@@ -46,6 +51,10 @@ public sealed record SamplerConfig
 
     /// <summary>EOS can never be predicted (generate.py logits_eos_inf).</summary>
     public bool LogitsEosInf { get; init; }
+
+    /// <summary>Token ids that can never be predicted, like EOS under <see cref="LogitsEosInf"/> (their logits are −∞ before x0 is
+    /// chosen): e.g. the punctuation when a poem's format already places it. Null or empty: none.</summary>
+    public IReadOnlyList<int>? BannedTokens { get; init; }
 
     /// <summary>EOS and EoT predictions get confidence 0 so they commit last (generate.py confidence_eos_eot_inf, with the Q1 aliasing bug fixed).</summary>
     public bool ConfidenceEosEotInf { get; init; }
@@ -69,6 +78,7 @@ public sealed record SamplerConfig
     public void Validate()
     {
         if (GenLength <= 0 || BlockLength <= 0 || Steps <= 0) throw new ArgumentException("sampler: steps, gen_length and block_length must be positive");
+        if (PadTo < 0) throw new ArgumentException($"sampler: pad_to {PadTo} must be ≥ 0");
         if (GenLength % BlockLength != 0) throw new ArgumentException($"sampler: gen_length {GenLength} is not a multiple of block_length {BlockLength}");
         int blocks = GenLength / BlockLength;
         if (!Dynamic && Steps % blocks != 0) throw new ArgumentException($"sampler: steps {Steps} is not a multiple of the {blocks} blocks");
