@@ -184,8 +184,8 @@ public sealed class PublishedCheckpointTests : IDisposable
         foreach (var (name, p) in mapped.NamedParameters())
             if (p.Data.Rank == 2) Assert.True(((CpuStorage)p.Data.Storage).IsExternal, $"{name} is not a view into the mapped shard");
         using var ids = Tensor.FromArray(new[] { 5, 2, 2, 9, 30, 1, 2, 7 }, [2, 4]);
-        using var a = copied.InferLogits(ids);
-        using var b = mapped.InferLogits(ids);
+        using var a = copied.Forward(ids).Data;
+        using var b = mapped.Forward(ids).Data;
         Assert.Equal(a.ToArray(), b.ToArray());
     }
 
@@ -202,9 +202,9 @@ public sealed class PublishedCheckpointTests : IDisposable
         foreach (var (name, p) in bf16.NamedParameters())
             if (p.Data.Rank == 2) Assert.Equal(DType.BF16, p.Data.DType);
         using var ids = Tensor.FromArray(new[] { 5, 2, 2, 9, 30, 1, 2, 7, 2, 2, 3, 4 }, [2, 6]);
-        using var lb = bf16.InferLogits(ids);
-        using var lr = rounded.InferLogits(ids);
-        using var lf = m.InferLogits(ids);
+        using var lb = bf16.Forward(ids).Data;
+        using var lr = rounded.Forward(ids).Data;
+        using var lf = m.Forward(ids).Data;
         float[] b = lb.ToArray(), r = lr.ToArray(), f = lf.ToArray();
         float scale = f.Max(Math.Abs);
         for (int i = 0; i < b.Length; i++)
@@ -237,7 +237,7 @@ public sealed class PublishedCheckpointTests : IDisposable
         GC.Collect();
         GC.WaitForPendingFinalizers();
         using (var ids = Tensor.FromArray(new[] { 1, 2, 3 }, [1, 3]))
-        using (var logits = model.InferLogits(ids))
+        using (var logits = model.Forward(ids).Data)
             Assert.All(logits.ToArray(), x => Assert.True(float.IsFinite(x)));
         model.Dispose();
         // With every lease returned the mapping is closed, so the directory can be removed (and rewritten) at once.

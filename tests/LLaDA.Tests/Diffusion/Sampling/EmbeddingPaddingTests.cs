@@ -35,7 +35,7 @@ public sealed class EmbeddingPaddingTests
 
         public Tensor Logits(Tensor ids, Tensor? keyPadding)
         {
-            using var full = model.InferLogits(ids, keyPadding: keyPadding);
+            using var full = model.Forward(ids, keyPadding).Data;
             var all = full.ToArray();
             int n = all.Length / Rows;
             var narrow = new float[n * Vocab];
@@ -52,7 +52,7 @@ public sealed class EmbeddingPaddingTests
         int[] prompt = [5, 6, 7];
         // Precondition (so this test can fail): over the full embedding width a padded row wins at some position.
         using (var ids = Tensor.FromArray(prompt.Concat(Enumerable.Repeat(Mask, 6)).ToArray(), [1, 9]))
-        using (var full = model.InferLogits(ids))
+        using (var full = model.Forward(ids).Data)
         {
             var f = full.ToArray();
             Assert.Contains(Enumerable.Range(0, 9), p => Enumerable.Range(0, Rows).MaxBy(j => f[p * Rows + j]) >= Vocab);
