@@ -157,14 +157,14 @@ public sealed class CommandLineTests : IDisposable
     [InlineData("llada: --prompt needs a value", "generate", "--prompt", "--live")]
     [InlineData("llada: generate needs --prompt TEXT", "generate")]
     [InlineData("llada: eval elbo needs --data FILE", "eval", "elbo")]
-    [InlineData("llada: eval needs one of: likelihood, elbo, reversal", "eval")]
-    [InlineData("llada: unknown eval command 'bogus' (likelihood, elbo, reversal)", "eval", "bogus")]
+    [InlineData("llada: eval needs one of: likelihood, elbo, reversal, poems", "eval")]
+    [InlineData("llada: unknown eval command 'bogus' (likelihood, elbo, reversal, poems)", "eval", "bogus")]
     [InlineData("llada: unknown option --frob for train (see llada train --help)", "train", "--frob")]
     [InlineData("llada: unknown option --lr for generate (see llada generate --help)", "generate", "--prompt", "x", "--lr", "0.1")]
     [InlineData("llada: unknown option --frob", "bench", "--frob")]
     [InlineData("llada: op 'gemm' (all,matmul,attention,elementwise,reduce,softmax,rmsnorm,rope,crossentropy,embedding,adamw,train,sample): not one of these", "bench", "gemm")]
     [InlineData("llada: unexpected argument 'extra' for info", "info", "dir", "extra")]
-    [InlineData("llada: unknown command 'frobnicate' (bench, train, sft, info, generate, chat, eval, check, kernels)", "frobnicate")]
+    [InlineData("llada: unknown command 'frobnicate' (bench, train, sft, info, generate, chat, eval, check, kernels, make-checkpoint)", "frobnicate")]
     public void UsageError_OneLlAdaLineAndExitCode2(string expected, params string[] args)
     {
         var (code, stdout, err) = CliRunner.Run(args);
