@@ -18,8 +18,8 @@ namespace LLaDA.Kernels;
 /// </remarks>
 public static class SamplingKernels
 {
-    /// <summary>The step's settings as one kernel argument.</summary>
-    internal struct Args
+    /// <summary>The step's settings as one kernel argument (public: ILGPU's runtime assembly must see kernel parameter types).</summary>
+    public struct Args
     {
         public int Batch, W, V, Score, Ban, Suppress1, Suppress2, Step, Start, Cfg;
         public double Temperature, CfgScale;
