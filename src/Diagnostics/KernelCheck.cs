@@ -477,64 +477,25 @@ public static partial class KernelCheck
         }
     }
 
-    /// <summary>Gumbel-argmax tokens and confidences of logits (N, V) at T = 0 and T = 0.8: SamplingKernels on a device, <see cref="SampleReference"/> on the CPU.</summary>
+    /// <summary>IBackend.SampleTokens of logits (N, V) as one row of N positions, at T = 0 and T = 0.8, with and without CFG: the device against CpuBackend (the float64 reference).</summary>
     private static Tensor[] Sampling(IBackend b, int[] s)
     {
         int rows = s[0], v = s[1];
-        using var lt = Uniform(CpuBackend.Default, 64, s, -5f, 5f);
+        using var lt = Uniform(CpuBackend.Default, 64, [2, rows, v], -5f, 5f);
         var logits = lt.ToArray();
         logits[1] = float.NegativeInfinity;
         var res = new List<Tensor>();
-        foreach (float temperature in new[] { 0f, 0.8f })
+        using var scope = new TensorScope();
+        var all = Tensor.FromSpan<float>(logits, [2, rows, v], DType.F32, b);
+        foreach (var (temperature, cfg) in new[] { (0.0, 0.0), (0.8, 0.0), (0.8, 1.5) })
         {
-            var tokens = new int[rows];
-            var conf = new float[rows];
-            if (b is IlgpuBackend g)
-            {
-                using var scope = new TensorScope();
-                var tl = Tensor.FromSpan<float>(logits, s, DType.F32, g);
-                var tt = Tensor.Empty([rows], DType.I32, g);
-                var tc = Tensor.Empty([rows], DType.F32, g);
-                SamplingKernels.GumbelArgmaxConfidence(g.Kernels, g.View<float>(tl), g.View<int>(tt), g.View<float>(tc), rows, v, temperature, 5, 99);
-                g.Download<int>(tt, tokens);
-                g.Download<float>(tc, conf);
-            }
-            else SampleReference(logits, rows, v, temperature, 5, 99, tokens, conf);
-            res.Add(Tensor.FromSpan<int>(tokens, [rows], DType.I32, CpuBackend.Default).Cast(DType.F32));
-            res.Add(Tensor.FromSpan<float>(conf, [rows], DType.F32, CpuBackend.Default));
+            var x = cfg > 0 ? all : all.Narrow(0, 0, 1);
+            var (tokens, scores) = Tensor.SampleTokens(x, 1, new TokenSampling(temperature, cfg, 5, 3, 7, TokenScore.Probability));
+            var sc = new double[rows];
+            b.Download<double>(scores, sc);
+            res.Add(tokens.Cast(DType.F32).To(CpuBackend.Default).KeepAlive());
+            res.Add(Tensor.FromArray(Array.ConvertAll(sc, z => (float)z), [rows], CpuBackend.Default).KeepAlive());
         }
         return res.ToArray();
-    }
-
-    /// <summary>The reference's own word → u map, written from the spec rather than shared with the kernel: the odd multiple
-    /// (2·(w ≫ 9) + 1)·2⁻²⁴, computed in double (exact) and then fp32 (exact, fewer than 24 bits).</summary>
-    private static float ReferenceUniform(uint w) => (float)((2.0 * (w >> 9) + 1.0) / 16777216.0);
-
-    /// <summary>Scalar fp32 reference of SamplingKernels.GumbelArgmaxConfidence (same noise words, first maximum wins).</summary>
-    public static void SampleReference(float[] logits, int rows, int v, float temperature, ulong seed, ulong offset, int[] tokens, float[] confidence)
-    {
-        for (int r = 0; r < rows; r++)
-        {
-            int best = 0;
-            float bestScore = 0, m = float.NegativeInfinity;
-            for (int j = 0; j < v; j++)
-            {
-                float l = logits[(long)r * v + j];
-                m = Math.Max(m, l);
-                float score = l;
-                if (temperature > 0 && l != float.NegativeInfinity)
-                    score = l / temperature - MathF.Log(-MathF.Log(ReferenceUniform(Philox.Word(seed, offset, (long)r * v + j))));
-                if (j == 0 || score > bestScore)
-                {
-                    bestScore = score;
-                    best = j;
-                }
-            }
-            float sum = 0;
-            if (m != float.NegativeInfinity)
-                for (int j = 0; j < v; j++) sum += MathF.Exp(logits[(long)r * v + j] - m);
-            tokens[r] = best;
-            confidence[r] = m == float.NegativeInfinity ? 0f : MathF.Exp(logits[(long)r * v + best] - m) / sum;
-        }
     }
 }

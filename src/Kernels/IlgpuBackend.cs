@@ -239,10 +239,20 @@ public sealed partial class IlgpuBackend : IBackend
         if (bytes != (long)dst.Length * Unsafe.SizeOf<T>()) throw new TensorException($"Download: {dst.Length} slots for {Check.Fmt(src.Shape)} {src.DType}");
         ThrowPendingIndexError();
         if (bytes == 0) return;
+        Interlocked.Increment(ref _downloads);
+        Interlocked.Add(ref _downloadedBytes, bytes);
         var view = BytesOf(src, src.Numel);
         var raw = MemoryMarshal.AsBytes(dst);
         view.CopyToCPU(Kernels.Stream, ref MemoryMarshal.GetReference(raw), raw.Length);
     }
+
+    private long _downloads, _downloadedBytes;
+
+    /// <summary>Device → host copies made by <see cref="Download{T}"/> since the backend was created (index-error read-backs not counted).</summary>
+    public long Downloads => Interlocked.Read(ref _downloads);
+
+    /// <summary>Bytes copied device → host by <see cref="Download{T}"/> (what the sampler's per-step test counts).</summary>
+    public long DownloadedBytes => Interlocked.Read(ref _downloadedBytes);
 
     /// <summary>Waits until every queued kernel has finished (and reports a pending index error).</summary>
     public void Synchronize()

@@ -120,6 +120,13 @@ public interface IBackend : IDisposable
     /// <summary>One in-place AdamW step on contiguous param, grad, m, v of equal shape.</summary>
     void AdamW(Tensor param, Tensor grad, Tensor m, Tensor v, AdamWStep step);
 
+    /// <summary>One sampler step's token choice per position: tokens (B, W) I32 = x0 (Gumbel-max in float64) and scores (B, W) F64 = its <see cref="TokenSampling.Score"/>, from logits (R, W, V) F32 contiguous with R = B, or 2B under CFG (conditional rows first).</summary>
+    /// <remarks>Bit-identical to <see cref="TokenSampler.Sample"/> per position (a broken raw row gives its status code). Only these B·W values need to leave the device; a fused LM-head path may write them directly.</remarks>
+    void SampleTokens(Tensor logits, in TokenSampling s, Tensor tokens, Tensor scores);
+
+    /// <summary>take (B, W) I32 = 1 where the step commits: the candidates (B, W) I32 ≠ 0, sorted by scores (B, W) F64 (higher first, ties: lower column), of which <see cref="TransferRules.Count{T}"/> commits the first; the rule reads thresholdValues (B, W) F64 when given, else the scores (exp of them with ExpScale); quota (B) I32.</summary>
+    void SelectTransfer(Tensor scores, Tensor? thresholdValues, Tensor candidates, Tensor quota, in TransferRule rule, Tensor take);
+
     /// <summary>Fills a contiguous F32 tensor with U[0,1) numbers from Philox4x32-10 at (seed, counter offset + element index / 4).</summary>
     void RandomUniform(Tensor dst, ulong seed, ulong offset);
 

@@ -20,11 +20,40 @@ public static class FiniteLogits
             for (int t = 0; t < vocab; t++)
             {
                 float x = row[t];
-                if (float.IsNaN(x) || float.IsPositiveInfinity(x))
-                    throw new InvalidDataException($"{where}: the model produced a non-finite logit ({x}) at position {pos}, token {t}; its weights or inputs are broken");
+                if (float.IsNaN(x) || float.IsPositiveInfinity(x)) throw NonFiniteError(where, x, pos, t);
                 any |= !float.IsNegativeInfinity(x);
             }
-            if (!any) throw new InvalidDataException($"{where}: the model produced no finite logit at position {pos} (all −∞); its weights or inputs are broken");
+            if (!any) throw NoFiniteError(where, pos);
         }
     }
+
+    /// <summary>Throws as <see cref="Ensure"/> would for the status codes of <see cref="Tensor.SampleTokens"/> (tokens (B, W), see <see cref="TokenSampler"/>) over logits (R, W, V): the first broken position in row-major order, conditional rows before unconditional ones.</summary>
+    public static void EnsureStatus(ReadOnlySpan<int> tokens, Tensor scores, int batch, int w, int vocab, string where)
+    {
+        int first = -1;
+        for (int half = 0; half < 2 && first < 0; half++)
+            for (int k = 0; k < tokens.Length && first < 0; k++)
+            {
+                int c = tokens[k];
+                if (c >= 0) continue;
+                bool uncond = c == -2 - 2 * vocab || (c != -1 - 2 * vocab && -1 - c >= vocab);
+                if (uncond == (half == 1)) first = k;
+            }
+        if (first < 0) return;
+        var sc = new double[tokens.Length];
+        scores.Backend.Download<double>(scores, sc);
+        int code = tokens[first], i = first / w, j = first % w;
+        int condPos = i * w + j, uncondPos = (batch + i) * w + j;
+        if (code == -1 - 2 * vocab) throw NoFiniteError(where, condPos);
+        if (code == -2 - 2 * vocab) throw NoFiniteError(where, uncondPos);
+        int t = -1 - code;
+        if (t < vocab) throw NonFiniteError(where, (float)sc[first], condPos, t);
+        throw NonFiniteError(where, (float)sc[first], uncondPos, t - vocab);
+    }
+
+    private static InvalidDataException NonFiniteError(string where, float x, int pos, int t)
+        => new($"{where}: the model produced a non-finite logit ({x}) at position {pos}, token {t}; its weights or inputs are broken");
+
+    private static InvalidDataException NoFiniteError(string where, int pos)
+        => new($"{where}: the model produced no finite logit at position {pos} (all −∞); its weights or inputs are broken");
 }

@@ -42,15 +42,16 @@ public sealed class ReverseSampler(ILogitsModel model, SpecialTokens specials)
                 {
                     for (int s = 0; cfg.Dynamic ? st.AnyMaskIn(lo, hi) : s < perBlock; s++)
                     {
-                        // Predict: with a cache, the block's first step is a full pass that (re)builds it.
-                        double[] logits = cfg.Cache == CacheMode.None || s == 0
-                            ? Predict(st, lo, hi, ref cache, full: true)
-                            : Predict(st, lo, hi, ref cache, full: false);
-                        for (int i = 0; i < st.B; i++)
+                        using (new TensorScope())
                         {
-                            var cand = Candidates(st, logits, i, lo, hi, cfg);
-                            int take = Select(cand, cfg, cfg.Dynamic ? 0 : quota[i][s]);
-                            for (int k = 0; k < take; k++) st.Commit(i, cand[k].Pos, cand[k].Token);
+                            // Predict: with a cache, the block's first step is a full pass that (re)builds it.
+                            var logits = Predict(st, lo, hi, ref cache, full: cfg.Cache == CacheMode.None || s == 0);
+                            var stepQuota = new int[st.B];
+                            for (int i = 0; i < st.B; i++) stepQuota[i] = cfg.Dynamic ? 0 : quota[i][s];
+                            var (x0, take) = Decide(logits, st.B, lo, st.Step, (i, j) => st.IsMasked(i, j), stepQuota, cfg, "sampler");
+                            int w = hi - lo;
+                            for (int k = 0; k < take.Length; k++)
+                                if (take[k] != 0) st.Commit(k / w, lo + k % w, x0[k]);
                         }
                         onStep?.Invoke(new SamplerStep(st.Step, blk, st.Rows(), st.FixedCopy(), st.P, st.Passes));
                         st.Step++;
@@ -74,7 +75,7 @@ public sealed class ReverseSampler(ILogitsModel model, SpecialTokens specials)
     public SampleResult Infill(IReadOnlyList<int[]> sequences, SamplerConfig cfg)
     {
         if (cfg.CfgScale > 0 || cfg.Cache != CacheMode.None) throw new ArgumentException("infill: CFG and caches are not supported");
-        int b = sequences.Count, l = sequences.Max(x => x.Length), v = model.VocabSize;
+        int b = sequences.Count, l = sequences.Max(x => x.Length);
         if (sequences.Any(x => x.Length != l)) throw new ArgumentException("infill: sequences must have equal lengths");
         var x = sequences.SelectMany(r => r).ToArray();
         var masked = sequences.Select(r => Enumerable.Range(0, l).Where(j => r[j] == specials.Mask).ToArray()).ToArray();
@@ -86,30 +87,18 @@ public sealed class ReverseSampler(ILogitsModel model, SpecialTokens specials)
         // Fixed quota: Steps steps; threshold/factor decoding: until nothing is masked.
         for (; cfg.Dynamic ? x.Contains(specials.Mask) : s < steps; s++)
         {
-            double[] logits;
-            using (new TensorScope())
+            using var scope = new TensorScope();
+            passes++;
+            var logits = model.Logits(Tensor.FromArray(x, [b, l], model.Backend), null); // (B, L, V)
+            var stepQuota = new int[b];
+            for (int i = 0; i < b; i++) stepQuota[i] = cfg.Dynamic ? 0 : quota[i][s];
+            var (x0, take) = Decide(logits, b, 0, s, (i, j) => x[i * l + j] == specials.Mask, stepQuota, cfg, "infill");
+            for (int k = 0; k < take.Length; k++)
             {
-                passes++;
-                var f = model.Logits(Tensor.FromArray(x, [b, l], model.Backend), null).ToArray();
-                FiniteLogits.Ensure(f, v, "infill");
-                logits = Array.ConvertAll(f, z => (double)z);
-            }
-            for (int i = 0; i < b; i++)
-            {
-                var cand = new List<(double Conf, int Pos, int Token)>();
-                foreach (int j in masked[i])
-                {
-                    if (x[i * l + j] != specials.Mask) continue;
-                    var (token, conf) = Confidence(new Span<double>(logits, (i * l + j) * v, v), cfg, s, i, j);
-                    cand.Add((conf, j, token));
-                }
-                cand.Sort((a, c) => c.Conf != a.Conf ? c.Conf.CompareTo(a.Conf) : a.Pos.CompareTo(c.Pos));
-                int take = Select(cand, cfg, cfg.Dynamic ? 0 : quota[i][s]);
-                for (int k = 0; k < take; k++)
-                {
-                    x[i * l + cand[k].Pos] = cand[k].Token;
-                    fixedAt[i][Array.IndexOf(masked[i], cand[k].Pos)] = s;
-                }
+                if (take[k] == 0) continue;
+                int i = k / l, j = k % l;
+                x[k] = x0[k];
+                fixedAt[i][Array.IndexOf(masked[i], j)] = s;
             }
         }
         var filled = new int[b][];
@@ -117,11 +106,10 @@ public sealed class ReverseSampler(ILogitsModel model, SpecialTokens specials)
         return new SampleResult(filled, fixedAt, passes, s);
     }
 
-    /// <summary>Logits of block positions [lo, hi) for every row as double (B, w, V), with classifier-free guidance applied.</summary>
-    private double[] Predict(State st, int lo, int hi, ref KvCache? cache, bool full)
+    /// <summary>Logits (ModelRows, w, V) of block positions [lo, hi) on the model's backend (conditional rows, then the unconditional ones under CFG); they belong to the caller's TensorScope.</summary>
+    private Tensor Predict(State st, int lo, int hi, ref KvCache? cache, bool full)
     {
-        int w = hi - lo, v = model.VocabSize, rows = st.ModelRows, l = st.L;
-        using var scope = new TensorScope();
+        int w = hi - lo, rows = st.ModelRows, l = st.L;
         st.Passes++;
         var ids = st.ModelInput();                                   // (rows, L): [x; x with the prompt masked] under CFG
         Tensor block;
@@ -154,19 +142,7 @@ public sealed class ReverseSampler(ILogitsModel model, SpecialTokens specials)
             var all = model.Logits(Tensor.FromArray(ids, [rows, l], model.Backend), st.KeyPad); // (rows, L, V)
             block = all.Narrow(1, lo, w);
         }
-        var f = block.ToArray();
-        FiniteLogits.Ensure(f, v, "sampler");
-        int b = st.B;
-        var res = new double[b * w * v];
-        if (st.Cfg.CfgScale <= 0)
-        {
-            for (int k = 0; k < res.Length; k++) res[k] = f[k];
-            return res;
-        }
-        // logits = uncond + (w + 1)(cond − uncond)   (SPEC §6.2)
-        double sc = st.Cfg.CfgScale + 1;
-        for (int k = 0; k < res.Length; k++) res[k] = f[b * w * v + k] + sc * (f[k] - f[b * w * v + k]);
-        return res;
+        return block;
     }
 
     private static int[] Window(int[] ids, int rows, int l, int start, int len)
@@ -176,85 +152,79 @@ public sealed class ReverseSampler(ILogitsModel model, SpecialTokens specials)
         return w;
     }
 
-    /// <summary>(confidence, position, x0) of every masked position of row i in [lo, hi), most confident first (ties: lower position).</summary>
-    private List<(double Conf, int Pos, int Token)> Candidates(State st, double[] logits, int i, int lo, int hi, SamplerConfig cfg)
+    /// <summary>One step's decision for a block of w positions of b rows: x0 of every position and which masked ones to commit (1 in take), both (b·w).</summary>
+    /// <remarks>
+    /// The logits (b or 2b under CFG, w, V) stay on their backend: <see cref="Tensor.SampleTokens"/> draws x0 (Gumbel-max in
+    /// float64) and scores it with the policy's <see cref="IUnmaskingPolicy.BackendScore"/>, <see cref="Tensor.SelectTransfer"/>
+    /// applies the quota, threshold or factor rule, and only x0 and take (b·w ints) are read back. Policies without a
+    /// backend score are scored here on the host: random and origin from the site alone; a policy of one's own
+    /// (<see cref="IUnmaskingPolicy.UsesLogits"/>) from the block's logits, which are then copied to the host.
+    /// </remarks>
+    private (int[] X0, int[] Take) Decide(Tensor rawLogits, int b, int lo, int step, Func<int, int, bool> isMasked, int[] quota, SamplerConfig cfg, string where)
     {
-        int w = hi - lo, v = model.VocabSize;
-        var cand = new List<(double, int, int)>();
-        for (int j = lo; j < hi; j++)
+        // Banned ids (e.g. the poem sampler's given punctuation) get a logit of −1e30 on the backend: never drawn, probability
+        // exactly 0 in float64 (as −∞ would give), and under CFG the combine stays −1e30 where −∞ − (−∞) would be NaN.
+        using var banned = cfg.BannedTokens is { Count: > 0 } ids ? rawLogits + BanBias(ids, rawLogits.Dim(-1), rawLogits.Backend) : null;
+        var logits = banned ?? rawLogits;
+        int w = logits.Dim(1), v = model.VocabSize;
+        var policy = cfg.UnmaskingPolicy;
+        var kind = policy.BackendScore;
+        var ts = new TokenSampling(cfg.Temperature, cfg.CfgScale, cfg.Seed, step, lo, kind,
+                                   BanId: cfg.LogitsEosInf ? specials.Eos : -1,
+                                   SuppressId: cfg.ConfidenceEosEotInf ? specials.Eos : -1,
+                                   SuppressId2: cfg.ConfidenceEosEotInf ? specials.EndOfTurn ?? -1 : -1);
+        var (tokens, scores) = Tensor.SampleTokens(logits, b, ts);
+        var x0 = tokens.ToIntArray();
+        FiniteLogits.EnsureStatus(x0, scores, b, w, v, where);
+        var cand = new int[b * w];
+        for (int i = 0; i < b; i++)
+            for (int j = 0; j < w; j++) cand[i * w + j] = isMasked(i, lo + j) ? 1 : 0;
+        Tensor? thresholdValues = null;
+        if (kind == TokenScore.None)
         {
-            if (!st.IsMasked(i, j)) continue;
-            var row = new Span<double>(logits, (i * w + (j - lo)) * v, v);
-            var (token, conf) = Confidence(row, cfg, st.Step, i, j);
-            cand.Add((conf, j, token));
-        }
-        cand.Sort((a, c) => c.Item1 != a.Item1 ? c.Item1.CompareTo(a.Item1) : a.Item2.CompareTo(c.Item2));
-        return cand;
-    }
-
-    /// <summary>How many of the sorted candidates to commit: the quota, or Fast-dLLM's threshold / factor rule applied to the policy's <see cref="IUnmaskingPolicy.ThresholdValue"/> of each score.</summary>
-    internal static int Select(List<(double Conf, int Pos, int Token)> sorted, SamplerConfig cfg, int quota)
-    {
-        int m = sorted.Count;
-        if (m == 0) return 0;
-        if (cfg.Threshold is double thr)
-        {
-            // SPEC §8.2: the most confident always commits, the others iff conf ≥ threshold.
-            var policy = cfg.UnmaskingPolicy;
-            int n = 1;
-            while (n < m && policy.ThresholdValue(sorted[n].Conf) >= thr) n++;
-            return n;
-        }
-        if (cfg.Factor is double factor)
-        {
-            // SPEC §8.3: thr[i] = 1 − factor/(i + 2), thr[0] = −1; stop at the first c[i] < thr[i]; accept i*, or i* + 1
-            // when i* is 0 or the last index (the reference's quirk: a failure exactly at the last index accepts all).
-            var policy = cfg.UnmaskingPolicy;
-            int stop = m - 1;
-            for (int idx = 1; idx < m; idx++)
-                if (policy.ThresholdValue(sorted[idx].Conf) < 1 - factor / (idx + 2))
+            // Host scoring: the site (random, origin) or the block's logits (a policy of one's own; B·w·V values copied).
+            var host = policy.UsesLogits ? logits.ToArray() : null;
+            var sc = new double[b * w];
+            var tv = new double[b * w];
+            var row = new double[policy.UsesLogits ? v : 0];
+            for (int k = 0; k < sc.Length; k++)
+            {
+                if (cand[k] == 0) continue;
+                int i = k / w, j = k % w;
+                if (host is not null)
                 {
-                    stop = idx;
-                    break;
+                    var cond = new ReadOnlySpan<float>(host, k * v, v);
+                    var uncond = cfg.CfgScale > 0 ? new ReadOnlySpan<float>(host, (b * w + k) * v, v) : default;
+                    TokenSampler.ScoringRow(cond, uncond, ts, row);
                 }
-            return stop == 0 || stop == m - 1 ? stop + 1 : stop;
+                sc[k] = policy.Score(row, x0[k], new ScoreSite(cfg.Seed, step, i, lo + j));
+                tv[k] = policy.ThresholdValue(sc[k]);
+            }
+            scores = Tensor.FromSpan<double>(sc, [b, w], DType.F64, logits.Backend);
+            thresholdValues = Tensor.FromSpan<double>(tv, [b, w], DType.F64, logits.Backend);
         }
-        return Math.Min(quota, m);
+        bool exp = kind == TokenScore.NegEntropy; // the entropy policy's thresholds compare exp(−H)
+        var rule = cfg.Threshold is double thr ? new TransferRule(TransferKind.Threshold, thr, exp)
+                 : cfg.Factor is double f ? new TransferRule(TransferKind.Factor, f, exp)
+                 : new TransferRule(TransferKind.Quota);
+        var take = Tensor.SelectTransfer(scores, thresholdValues, Tensor.FromArray(cand, [b, w], logits.Backend), Tensor.FromArray(quota, [b], logits.Backend), rule);
+        return (x0, take.ToIntArray());
     }
 
-    /// <summary>x0 (argmax of the Gumbel-perturbed logits) and the unmasking policy's score of it for one masked position.</summary>
-    private (int Token, double Confidence) Confidence(Span<double> logits, SamplerConfig cfg, int step, int row, int pos)
+    /// <summary>A (V) row of 0 with −1e30 at the banned ids, added to every logits row.</summary>
+    private static Tensor BanBias(IReadOnlyList<int> ids, int v, IBackend backend) // v: the logits' row width
     {
-        int v = logits.Length;
-        if (cfg.LogitsEosInf) logits[specials.Eos] = double.NegativeInfinity;
-        if (cfg.BannedTokens is { } banned)
-            foreach (int t in banned) logits[t] = double.NegativeInfinity;
-        int best = -1;
-        double bestScore = double.NegativeInfinity;
-        ulong offset = SamplerNoise.StepOffset(step, row);
-        for (int t = 0; t < v; t++)
+        var bias = new float[v];
+        foreach (int t in ids)
         {
-            double score = logits[t];
-            if (cfg.Temperature > 0 && !double.IsNegativeInfinity(score))
-            {
-                // Gumbel-max in double: argmax(l/T + g), g = −log(−log u), an exact sample of softmax(l/T) (SPEC §6.4).
-                double u = SamplerNoise.UniformOpen(cfg.Seed, offset, (long)pos * v + t);
-                score = score / cfg.Temperature - Math.Log(-Math.Log(u));
-            }
-            if (best < 0 || score > bestScore)
-            {
-                bestScore = score;
-                best = t;
-            }
+            if ((uint)t >= (uint)v) throw new ArgumentException($"banned token {t} is outside the vocabulary (0..{v - 1})");
+            bias[t] = BannedLogit;
         }
-        if (cfg.ConfidenceEosEotInf)
-        {
-            // Q1 fixed: suppress EOS and EoT in the clean logits after x0 was chosen.
-            logits[specials.Eos] = double.NegativeInfinity;
-            if (specials.EndOfTurn is int eot) logits[eot] = double.NegativeInfinity;
-        }
-        return (best, cfg.UnmaskingPolicy.Score(logits, best, new ScoreSite(cfg.Seed, step, row, pos)));
+        return Tensor.FromArray(bias, [v], backend);
     }
+
+    /// <summary>The logit a banned id gets (finite, so the CFG combine of two banned logits stays finite).</summary>
+    private const float BannedLogit = -1e30f;
 
     /// <summary>The sequences being denoised: left-padded prompts followed by the answer region.</summary>
     private sealed class State : IDisposable

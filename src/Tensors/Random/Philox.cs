@@ -63,6 +63,14 @@ public static class Philox
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float ToUniformOpen(uint u) => ((u >> 8) + 1) * (1f / 16777216f);
 
+    /// <summary>A double in (0, 1) from two words (53 random bits: a ≫ 5 high, c ≫ 6 low): (bits + ½)·2⁻⁵³, never 0 or 1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static double ToUniformOpen53(uint a, uint c)
+    {
+        ulong bits = ((ulong)(a >> 5) << 26) | (c >> 6);
+        return (bits + 0.5) / 9007199254740992.0;
+    }
+
     /// <summary>Two N(0,1) numbers from two words by Box–Muller: r = √(−2 ln u₁), (r cos 2πu₂, r sin 2πu₂), u₁ ∈ (0,1].</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static (float, float) ToNormal(uint a, uint b)

@@ -7,7 +7,7 @@ using Xunit;
 
 namespace LLaDA.Tests.Kernels;
 
-/// <summary>MaskingKernels against LLaDA.Diffusion.ForwardProcess (same Philox draws) and SamplingKernels against a scalar fp32 reference.</summary>
+/// <summary>MaskingKernels against LLaDA.Diffusion.ForwardProcess (same Philox draws) and SamplingKernels against the float64 reference the CPU sampler runs (TokenSampler, TransferRules).</summary>
 [Collection(IlgpuCollection.Name)]
 public class DiffusionKernelsTests(IlgpuFixture fx)
 {
@@ -81,107 +81,104 @@ public class DiffusionKernelsTests(IlgpuFixture fx)
 
     // ---------------------------------------------------------------- sampling
 
-    /// <summary>Scalar fp32 reference of SamplingKernels.GumbelArgmaxConfidence (same noise words and formulas).</summary>
-    /// <summary>The test's own word → u map from the kernel's documented spec (not SamplingKernels.OpenUniform): the top 23
-    /// bits k give u = (2k + 1)·2⁻²⁴, built here by scaling an exact double.</summary>
-    private static float NoiseUniform(uint w) => (float)Math.ScaleB(2.0 * (w >> 9) + 1.0, -24);
+    /// <summary>The test's own words → u map from the documented spec (not Philox.ToUniformOpen53): 27 high bits of a and 26 of c
+    /// form k, u = (2k + 1)·2⁻⁵⁴, built here by scaling an exact double.</summary>
+    private static double NoiseUniform(uint a, uint c) => Math.ScaleB(2.0 * (((ulong)(a >> 5) << 26) | (c >> 6)) + 1.0, -54);
 
     [Fact]
-    public void OpenUniform_ExtremeAndRandomWords_AreTheOddMultiplesOfTwoToMinus24InsideZeroOne()
+    public void OpenUniform_ExtremeAndRandomWords_AreTheOddMultiplesOfTwoToMinus54InsideZeroOne()
     {
-        // The extremes first: the all-ones word once rounded to u = 1, whose Gumbel noise is +∞.
-        var words = new List<uint> { 0, 1, 511, 512, 0x7FFFFFFF, 0x80000000, 0xFFFFFE00, uint.MaxValue - 1, uint.MaxValue };
+        // The extremes first: all-ones words must not round to u = 1, whose Gumbel noise would be +∞.
+        var words = new List<uint> { 0, 1, 31, 32, 63, 64, 0x7FFFFFFF, 0x80000000, 0xFFFFFFC0, uint.MaxValue - 1, uint.MaxValue };
         var r = new System.Random(5);
-        for (int i = 0; i < 100_000; i++) words.Add((uint)r.NextInt64(0, 1L << 32));
-        foreach (uint w in words)
-        {
-            float u = SamplingKernels.OpenUniform(w);
-            Assert.True(u > 0f && u < 1f, $"word 0x{w:X8}: u = {u:R}");
-            Assert.Equal(NoiseUniform(w), u);
-        }
-    }
-
-    private static (int[] Tokens, float[] Confidence) ReferenceSample(float[] logits, int rows, int v, float temperature, ulong seed, ulong offset)
-    {
-        var tokens = new int[rows];
-        var conf = new float[rows];
-        for (int r = 0; r < rows; r++)
-        {
-            int best = 0;
-            float bestScore = float.NaN, m = float.NegativeInfinity;
-            for (int j = 0; j < v; j++)
+        for (int i = 0; i < 20_000; i++) words.Add((uint)r.NextInt64(0, 1L << 32));
+        for (int k = 0; k + 1 < words.Count; k++)
+            foreach (var (a, c) in new[] { (words[k], words[k + 1]), (words[k], words[k]) })
             {
-                float l = logits[r * v + j];
-                m = Math.Max(m, l);
-                float score = l;
-                if (temperature > 0 && l != float.NegativeInfinity)
-                {
-                    float u = NoiseUniform(Philox.Word(seed, offset, (long)r * v + j));
-                    score = l / temperature - MathF.Log(-MathF.Log(u));
-                }
-                if (j == 0 || score > bestScore)
-                {
-                    bestScore = score;
-                    best = j;
-                }
+                double u = Philox.ToUniformOpen53(a, c);
+                Assert.True(u > 0 && u < 1, $"words 0x{a:X8} 0x{c:X8}: u = {u:R}");
+                Assert.Equal(NoiseUniform(a, c), u);
             }
-            float sum = 0;
-            if (m != float.NegativeInfinity)
-                for (int j = 0; j < v; j++) sum += MathF.Exp(logits[r * v + j] - m);
-            tokens[r] = best;
-            conf[r] = m == float.NegativeInfinity ? 0f : MathF.Exp(logits[r * v + best] - m) / sum;
-        }
-        return (tokens, conf);
     }
 
-    private (int[] Tokens, float[] Confidence) DeviceSample(float[] logits, int rows, int v, float temperature, ulong seed, ulong offset)
+    /// <summary>TokenSampler.Sample (the float64 reference the CPU sampler runs) at every position of logits (R, W, V).</summary>
+    private static (int[] Tokens, double[] Scores) ReferenceSample(float[] logits, int b, int w, int v, in TokenSampling s)
+    {
+        var tokens = new int[b * w];
+        var scores = new double[b * w];
+        var scratch = new double[v];
+        for (int i = 0; i < b; i++)
+            for (int j = 0; j < w; j++)
+            {
+                var cond = new ReadOnlySpan<float>(logits, (i * w + j) * v, v);
+                var uncond = s.CfgScale > 0 ? new ReadOnlySpan<float>(logits, ((b + i) * w + j) * v, v) : default;
+                (tokens[i * w + j], scores[i * w + j]) = TokenSampler.Sample(cond, uncond, s, i, (long)s.Start + j, scratch);
+            }
+        return (tokens, scores);
+    }
+
+    private (int[] Tokens, double[] Scores) DeviceSample(float[] logits, int b, int w, int v, in TokenSampling s)
     {
         using var scope = new TensorScope();
-        var l = Tensor.FromArray(logits, [rows, v], Gpu);
-        var tok = Tensor.Empty([rows], DType.I32, Gpu);
-        var conf = Tensor.Empty([rows], DType.F32, Gpu);
-        SamplingKernels.GumbelArgmaxConfidence(Gpu.Kernels, Gpu.View<float>(l), Gpu.View<int>(tok), Gpu.View<float>(conf), rows, v, temperature, seed, offset);
-        return (tok.ToIntArray(), conf.ToArray());
+        var l = Tensor.FromArray(logits, [s.CfgScale > 0 ? 2 * b : b, w, v], Gpu);
+        var (tok, sc) = Tensor.SampleTokens(l, b, s);
+        var scores = new double[b * w];
+        Gpu.Download<double>(sc, scores);
+        return (tok.ToIntArray(), scores);
     }
 
     [Theory]
-    [InlineData(0f, 3, 33)]
-    [InlineData(1f, 4, 33)]
-    [InlineData(0.5f, 2, 130)]
-    public void GumbelArgmax_MatchesScalarReference(float temperature, int rows, int v)
+    [InlineData(0.0, 0.0, 3, 33, TokenScore.Probability)]
+    [InlineData(1.0, 0.0, 4, 33, TokenScore.Margin)]
+    [InlineData(0.5, 0.0, 2, 130, TokenScore.NegEntropy)]
+    [InlineData(0.7, 1.5, 3, 40, TokenScore.Probability)]
+    [InlineData(0.0, 2.0, 2, 40, TokenScore.None)]
+    public void SampleTokens_EqualsFloat64Reference_BitForBit(double temperature, double cfg, int w, int v, TokenScore kind)
     {
-        var logits = Rng.Floats(rows * v, 72, -4f, 4f);
+        const int b = 2;
+        var logits = Rng.Floats((cfg > 0 ? 2 : 1) * b * w * v, 72, -4f, 4f);
         logits[3] = float.NegativeInfinity; // a banned token
-        var (et, ec) = ReferenceSample(logits, rows, v, temperature, 5, 17);
-        var (at, ac) = DeviceSample(logits, rows, v, temperature, 5, 17);
+        var s = new TokenSampling(temperature, cfg, 5, 3, 11, kind, BanId: 2, SuppressId: 4, SuppressId2: 5);
+        var (et, es) = ReferenceSample(logits, b, w, v, s);
+        var (at, ac) = DeviceSample(logits, b, w, v, s);
         Assert.Equal(et, at);
-        TensorAssert.Close(ec, ac, 1e-7, 1e-5, "confidence");
-        if (temperature == 0)
+        Assert.Equal(es, ac);
+        Assert.All(at, t => Assert.NotEqual(2, t));
+        if (temperature == 0 && cfg == 0)
         {
-            using var t = Tensor.FromArray(logits, [rows, v]);
-            Assert.Equal(t.ArgMax(-1).ToIntArray(), at);
+            logits[2 * v + 2] = -100f; // no ban in the plain argmax: make token 2 lose anyway at position 2
+            using var t = Tensor.FromArray(logits, [b * w, v]);
+            var s0 = s with { BanId = -1 };
+            Assert.Equal(t.ArgMax(-1).ToIntArray(), DeviceSample(logits, b, w, v, s0).Tokens);
         }
     }
 
     [Fact]
-    public void GumbelArgmax_AllMinusInfinity_GivesConfidenceZero()
+    public void SampleTokens_SuppressedOnlyToken_ScoresZero_AndAllMinusInfinityIsAStatus()
     {
         var logits = Enumerable.Repeat(float.NegativeInfinity, 5).ToArray();
-        var (t, c) = DeviceSample(logits, 1, 5, 1f, 1, 1);
-        Assert.Equal(0, t[0]);
-        Assert.Equal(0f, c[0]);
+        logits[2] = 1f;
+        var (t, c) = DeviceSample(logits, 1, 1, 5, new TokenSampling(1, 0, 1, 0, 0, TokenScore.Probability, SuppressId: 2));
+        Assert.Equal(2, t[0]);
+        Assert.Equal(0.0, c[0]);
+        logits[2] = float.NegativeInfinity;
+        (t, _) = DeviceSample(logits, 1, 1, 5, new TokenSampling(1, 0, 1, 0, 0, TokenScore.Probability));
+        Assert.Equal(-1 - 2 * 5, t[0]);
+        logits[3] = float.NaN;
+        (t, _) = DeviceSample(logits, 1, 1, 5, new TokenSampling(1, 0, 1, 0, 0, TokenScore.Probability));
+        Assert.Equal(-1 - 3, t[0]);
     }
 
     [Fact]
-    public void GumbelArgmax_SampleFrequencies_FollowSoftmaxOfLogitsOverT()
+    public void SampleTokens_SampleFrequencies_FollowSoftmaxOfLogitsOverT()
     {
         // 1,000 rows of the same logits: count_k ~ Binomial(1000, p_k) with p = softmax(l/T); 4.5 σ bounds (σ ≤ 15.9).
         const int rows = 1000, v = 4;
-        const float temperature = 0.7f;
+        const double temperature = 0.7;
         float[] l = [0f, 0.5f, -1f, 0.2f];
         var logits = new float[rows * v];
         for (int r = 0; r < rows; r++) l.CopyTo(logits, r * v);
-        var (tokens, _) = DeviceSample(logits, rows, v, temperature, 123, 0);
+        var (tokens, _) = DeviceSample(logits, rows, 1, v, new TokenSampling(temperature, 0, 123, 0, 0, TokenScore.None));
         var p = l.Select(z => Math.Exp(z / temperature)).ToArray();
         double s = p.Sum();
         for (int k = 0; k < v; k++)
@@ -190,5 +187,34 @@ public class DiffusionKernelsTests(IlgpuFixture fx)
             int count = tokens.Count(t => t == k);
             Assert.InRange(count, expect - 4.5 * sd, expect + 4.5 * sd);
         }
+    }
+
+    [Theory]
+    [InlineData(TransferKind.Quota, 0.0, false)]
+    [InlineData(TransferKind.Threshold, 0.3, false)]
+    [InlineData(TransferKind.Factor, 1.0, false)]
+    [InlineData(TransferKind.Threshold, 0.4, true)]
+    public void SelectTransfer_EqualsCpuBackend(TransferKind kind, double value, bool exp)
+    {
+        const int b = 3, w = 9;
+        var r = new System.Random(8);
+        var sc = new double[b * w];
+        var cand = new int[b * w];
+        for (int k = 0; k < sc.Length; k++)
+        {
+            sc[k] = exp ? -r.NextDouble() * 2 : Math.Round(r.NextDouble(), 1); // rounding makes ties
+            cand[k] = r.Next(4) == 0 ? 0 : 1;
+        }
+        int[] quota = [2, 0, 9];
+        var rule = new TransferRule(kind, value, exp);
+        int[] Run(IBackend be)
+        {
+            using var scope = new TensorScope();
+            return Tensor.SelectTransfer(Tensor.FromSpan<double>(sc, [b, w], DType.F64, be), null, Tensor.FromArray(cand, [b, w], be), Tensor.FromArray(quota, [b], be), rule).ToIntArray();
+        }
+        var cpu = Run(LLaDA.Tensors.Cpu.CpuBackend.Default);
+        Assert.Equal(cpu, Run(Gpu));
+        for (int k = 0; k < cpu.Length; k++) Assert.True(cpu[k] == 0 || cand[k] == 1, "only candidates commit");
+        if (kind == TransferKind.Quota) Assert.Equal(2, cpu.Take(w).Sum());
     }
 }

@@ -1,3 +1,5 @@
+using LLaDA.Tensors;
+
 namespace LLaDA.Diffusion.Sampling.Policies;
 
 /// <summary>LLaDA's low-confidence remasking: score = p(x0) = softmax(logits)[x0] (generate.py, SPEC §6.2); LLaDA's default.</summary>
@@ -8,10 +10,7 @@ public sealed class ConfidencePolicy : IUnmaskingPolicy
 
     public string Name => "confidence";
 
-    public double Score(ReadOnlySpan<double> logits, int token, in ScoreSite site)
-    {
-        var (max, sum) = Softmax.Partition(logits);
-        if (double.IsNegativeInfinity(max)) return 0;
-        return Math.Exp(logits[token] - max) / sum;
-    }
+    public double Score(ReadOnlySpan<double> logits, int token, in ScoreSite site) => TokenSampler.Probability(logits, token);
+
+    public TokenScore BackendScore => TokenScore.Probability;
 }

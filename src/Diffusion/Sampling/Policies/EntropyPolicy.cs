@@ -1,3 +1,5 @@
+using LLaDA.Tensors;
+
 namespace LLaDA.Diffusion.Sampling.Policies;
 
 /// <summary>Entropy (Dream's entropy, llama.cpp ENTROPY): score = −H(p) = Σ_v p_v log p_v of the predictive distribution; sharp distributions commit first.</summary>
@@ -13,20 +15,9 @@ public sealed class EntropyPolicy : IUnmaskingPolicy
 
     public string Name => "entropy";
 
-    public double Score(ReadOnlySpan<double> logits, int token, in ScoreSite site)
-    {
-        var (max, sum) = Softmax.Partition(logits);
-        if (double.IsNegativeInfinity(max) || double.IsNegativeInfinity(logits[token])) return double.NegativeInfinity;
-        // Σ p log p with p = e^(z − max)/sum, log p = z − max − log sum; p = 0 terms contribute 0.
-        double logSum = Math.Log(sum), negH = 0;
-        foreach (double z in logits)
-        {
-            if (double.IsNegativeInfinity(z)) continue;
-            double lp = z - max - logSum;
-            negH += Math.Exp(lp) * lp;
-        }
-        return negH;
-    }
+    public double Score(ReadOnlySpan<double> logits, int token, in ScoreSite site) => TokenSampler.NegEntropy(logits, token);
+
+    public TokenScore BackendScore => TokenScore.NegEntropy;
 
     public double ThresholdValue(double score) => Math.Exp(score);
 }

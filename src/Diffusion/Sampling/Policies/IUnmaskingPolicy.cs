@@ -1,3 +1,5 @@
+using LLaDA.Tensors;
+
 namespace LLaDA.Diffusion.Sampling.Policies;
 
 /// <summary>Where a score is asked for: the sampler's seed, the global step, the batch row and the absolute position.</summary>
@@ -20,6 +22,12 @@ public interface IUnmaskingPolicy
     /// <summary>The score of committing <paramref name="token"/> at the site; higher commits earlier. Ties break towards the lower position.</summary>
     /// <param name="logits">(V) clean logits of the position; may contain −∞.</param>
     double Score(ReadOnlySpan<double> logits, int token, in ScoreSite site);
+
+    /// <summary>The backend computation equal to <see cref="Score"/> (bit for bit), run where the logits are so only ids and scores reach the host; None (the default, for a policy of one's own) makes the sampler copy the block's logits to the host and call <see cref="Score"/>.</summary>
+    TokenScore BackendScore => TokenScore.None;
+
+    /// <summary>False when <see cref="Score"/> ignores the logits (random, origin): the sampler then scores on the host from the site and x0 alone, with no logits copied.</summary>
+    bool UsesLogits => true;
 
     /// <summary>The score on the scale Fast-dLLM's threshold and factor rules compare with (a probability-like value, at most 1); must be non-decreasing in the score.</summary>
     double ThresholdValue(double score) => score;

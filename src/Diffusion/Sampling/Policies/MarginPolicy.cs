@@ -1,3 +1,5 @@
+using LLaDA.Tensors;
+
 namespace LLaDA.Diffusion.Sampling.Policies;
 
 /// <summary>Margin (Dream's topk_margin, llama.cpp MARGIN): score = p(x0) − max_{v ≠ x0} p(v), the lead of the prediction over the runner-up.</summary>
@@ -12,13 +14,7 @@ public sealed class MarginPolicy : IUnmaskingPolicy
 
     public string Name => "margin";
 
-    public double Score(ReadOnlySpan<double> logits, int token, in ScoreSite site)
-    {
-        var (max, sum) = Softmax.Partition(logits);
-        if (double.IsNegativeInfinity(max)) return 0;
-        double other = double.NegativeInfinity;
-        for (int v = 0; v < logits.Length; v++)
-            if (v != token) other = Math.Max(other, logits[v]);
-        return (Math.Exp(logits[token] - max) - Math.Exp(other - max)) / sum;
-    }
+    public double Score(ReadOnlySpan<double> logits, int token, in ScoreSite site) => TokenSampler.Margin(logits, token);
+
+    public TokenScore BackendScore => TokenScore.Margin;
 }

@@ -13,4 +13,6 @@ public sealed class OriginPolicy : IUnmaskingPolicy
 
     public double Score(ReadOnlySpan<double> logits, int token, in ScoreSite site)
         => SamplerNoise.UniformOpen(site.Seed ^ 0x0516_1A00, (ulong)site.Row << 24, site.Pos);
+
+    public bool UsesLogits => false;
 }

@@ -10,4 +10,6 @@ public sealed class RandomPolicy : IUnmaskingPolicy
 
     public double Score(ReadOnlySpan<double> logits, int token, in ScoreSite site)
         => SamplerNoise.UniformOpen(site.Seed ^ 0x5EED, SamplerNoise.StepOffset(site.Step, site.Row), site.Pos);
+
+    public bool UsesLogits => false;
 }

@@ -14,13 +14,30 @@ public class ParallelDecodingTests
 
     private static List<(double, int, int)> Sorted(params double[] conf) => conf.Select((c, i) => (c, i, 5)).ToList();
 
+    /// <summary>How many candidates (scores at columns 0..m−1) IBackend.SelectTransfer commits on the CPU under the config's rule.</summary>
+    private static int Select(List<(double Conf, int Pos, int Token)> cand, SamplerConfig cfg, int quota)
+    {
+        using var scope = new TensorScope();
+        int m = Math.Max(cand.Count, 1);
+        var sc = new double[m];
+        var c = new int[m];
+        foreach (var (conf, pos, _) in cand)
+        {
+            sc[pos] = conf;
+            c[pos] = 1;
+        }
+        var rule = cfg.Threshold is double t ? new TransferRule(TransferKind.Threshold, t) : cfg.Factor is double f ? new TransferRule(TransferKind.Factor, f) : new TransferRule(TransferKind.Quota);
+        var take = Tensor.SelectTransfer(Tensor.FromSpan<double>(sc, [1, m], DType.F64), null, Tensor.FromArray(c, [1, m]), Tensor.FromArray(new[] { quota }, [1]), rule);
+        return take.ToIntArray().Sum();
+    }
+
     [Fact]
     public void Threshold_AlwaysCommitsTheBest_PlusThoseAboveThreshold()
     {
         var cfg = new SamplerConfig { Threshold = 0.9 };
-        Assert.Equal(1, ReverseSampler.Select(Sorted(0.5, 0.4, 0.1), cfg, 0));      // nothing above: still one
-        Assert.Equal(3, ReverseSampler.Select(Sorted(0.99, 0.95, 0.9, 0.3), cfg, 0));
-        Assert.Equal(0, ReverseSampler.Select(Sorted(), cfg, 0));
+        Assert.Equal(1, Select(Sorted(0.5, 0.4, 0.1), cfg, 0));      // nothing above: still one
+        Assert.Equal(3, Select(Sorted(0.99, 0.95, 0.9, 0.3), cfg, 0));
+        Assert.Equal(0, Select(Sorted(), cfg, 0));
     }
 
     [Fact]
@@ -28,11 +45,11 @@ public class ParallelDecodingTests
     {
         // thr[i] = 1 − f/(i + 2): f = 1 → thr = [−1, 0.667, 0.75, 0.8, …]
         var cfg = new SamplerConfig { Factor = 1.0 };
-        Assert.Equal(2, ReverseSampler.Select(Sorted(0.9, 0.7, 0.5, 0.1), cfg, 0));  // stops at i* = 2 → accept 2
-        Assert.Equal(1, ReverseSampler.Select(Sorted(0.9, 0.5, 0.5), cfg, 0));       // stops at i* = 1 (neither first nor last) → accept 1
-        Assert.Equal(3, ReverseSampler.Select(Sorted(0.9, 0.8, 0.1), cfg, 0));       // fails exactly at the last index → all 3
-        Assert.Equal(3, ReverseSampler.Select(Sorted(0.9, 0.8, 0.9), cfg, 0));       // never fails → all 3
-        Assert.Equal(1, ReverseSampler.Select(Sorted(0.3), cfg, 0));
+        Assert.Equal(2, Select(Sorted(0.9, 0.7, 0.5, 0.1), cfg, 0));  // stops at i* = 2 → accept 2
+        Assert.Equal(1, Select(Sorted(0.9, 0.5, 0.5), cfg, 0));       // stops at i* = 1 (neither first nor last) → accept 1
+        Assert.Equal(3, Select(Sorted(0.9, 0.8, 0.1), cfg, 0));       // fails exactly at the last index → all 3
+        Assert.Equal(3, Select(Sorted(0.9, 0.8, 0.9), cfg, 0));       // never fails → all 3
+        Assert.Equal(1, Select(Sorted(0.3), cfg, 0));
     }
 
     [Fact]
