@@ -63,13 +63,20 @@ public static class Philox
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float ToUniformOpen(uint u) => ((u >> 8) + 1) * (1f / 16777216f);
 
-    /// <summary>A double in (0, 1) from two words (53 random bits: a ≫ 5 high, c ≫ 6 low): (bits + ½)·2⁻⁵³, never 0 or 1.</summary>
+    /// <summary>A double in (0, 1) from two words (53 random bits: a ≫ 5 high, c ≫ 6 low): (bits + ½)·2⁻⁵³ rounded to the nearest
+    /// double, never 0 or 1.</summary>
+    /// <remarks>For bits ≥ 2⁵² the odd multiple of 2⁻⁵⁴ is not a double and rounds (ties to even); at bits = 2⁵³ − 1 it would round
+    /// to 1, whose Gumbel noise −log(−log u) is +∞, so the result is capped at the largest double below 1. Every other value is
+    /// unchanged, so recorded samples stay token-identical.</remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static double ToUniformOpen53(uint a, uint c)
     {
         ulong bits = ((ulong)(a >> 5) << 26) | (c >> 6);
-        return (bits + 0.5) / 9007199254740992.0;
+        return Math.Min((bits + 0.5) / 9007199254740992.0, OneBelow);
     }
+
+    /// <summary>The largest double below 1 (1 − 2⁻⁵³).</summary>
+    public const double OneBelow = 1.0 - 1.0 / 9007199254740992.0;
 
     /// <summary>Two N(0,1) numbers from two words by Box–Muller: r = √(−2 ln u₁), (r cos 2πu₂, r sin 2πu₂), u₁ ∈ (0,1].</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
