@@ -371,7 +371,7 @@ public static partial class KernelCheck
         new("random.uniform", S([1], [37]), S([1 << 22]), (b, s) => [Tensor.Rand(s, 1234, 5, b), Tensor.Rand(s, ulong.MaxValue - 3, 1UL << 40, b)], 0, 0),
         new("random.normal", S([1], [37]), S([1 << 22]), (b, s) => [Tensor.Randn(s, 1234, 5, b)], 1e-5, 1e-5),
 
-        // ---- diffusion kernels (device only): against the scalar references below
+        // ---- diffusion kernels: the device against CpuBackend's references (TokenMasking, TokenSampler)
         new("masking", S([3, 37]), S([64, 4096]), Masking, 0, 0),
         new("sampling", S([3, 33], [2, 130]), S([256, 32000]), Sampling, 1e-6, 1e-5),
 
@@ -417,7 +417,7 @@ public static partial class KernelCheck
 
     private const int MaskId = 7;
 
-    /// <summary>Pre-training (random cut forced) and SFT noise of ids (B, L): MaskingKernels on a device, <see cref="MaskReference"/> on the CPU.</summary>
+    /// <summary>Pre-training (random cut forced) and SFT noise of ids (B, L) through <see cref="Tensor.MaskTokens"/>: the device's kernel against CpuBackend (<see cref="TokenMasking.Reference"/>).</summary>
     private static Tensor[] Masking(IBackend b, int[] s)
     {
         int batch = s[0], l = s[1];
@@ -426,55 +426,21 @@ public static partial class KernelCheck
         for (int i = 0; i < ids.Length; i++) ids[i] = r.Next(0, 100);
         var prompts = new int[batch];
         for (int i = 0; i < batch; i++) prompts[i] = r.Next(0, l);
-        int cut = MaskingKernels.CutLength(91, 3, l, 1f);
+        var pm = new float[batch];
+        for (int i = 0; i < batch; i++) pm[i] = (1 - 1e-3f) * Philox.ToUniform(Philox.Word(91, TokenMasking.Offset(3), 2 + i)) + 1e-3f;
+        int cut = TokenMasking.CutLength(91, 3, l, 1f);
         var res = new List<Tensor>();
         foreach (var (p, c, step) in new[] { ((int[]?)null, cut, 3UL), (prompts, l, 4UL) })
         {
-            var noisy = new int[batch * c];
-            var w = new float[batch * c];
-            var pm = new float[batch];
-            if (b is IlgpuBackend g)
-            {
-                using var scope = new TensorScope();
-                var tIds = Tensor.FromSpan<int>(ids, [batch, l], DType.I32, g);
-                var tP = p is null ? null : Tensor.FromSpan<int>(p, [batch], DType.I32, g);
-                var tN = Tensor.Empty([batch, c], DType.I32, g);
-                var tW = Tensor.Empty([batch, c], DType.F32, g);
-                var tPm = Tensor.Empty([batch], DType.F32, g);
-                MaskingKernels.ForwardProcess(g.Kernels, g.View<int>(tIds), tP is null ? ILGPU.ArrayView<int>.Empty : g.View<int>(tP),
-                    g.View<int>(tN), g.View<float>(tW), g.View<float>(tPm), batch, l, c, MaskId, 1e-3f, 91, step);
-                g.Download<int>(tN, noisy);
-                g.Download<float>(tW, w);
-                g.Download<float>(tPm, pm);
-            }
-            else MaskReference(ids, p, batch, l, c, MaskId, 1e-3f, 91, step, noisy, w, pm);
-            res.Add(Tensor.FromSpan<int>(noisy, [batch, c], DType.I32, CpuBackend.Default).Cast(DType.F32));
-            res.Add(Tensor.FromSpan<float>(w, [batch, c], DType.F32, CpuBackend.Default));
-            res.Add(Tensor.FromSpan<float>(pm, [batch], DType.F32, CpuBackend.Default));
+            using var scope = new TensorScope();
+            var tIds = Tensor.FromArray(ids, [batch, l], b);
+            var tPm = Tensor.FromArray(pm, [batch], b);
+            var tP = p is null ? null : Tensor.FromArray(p, [batch], b);
+            var (noisy, w) = Tensor.MaskTokens(tIds, tPm, tP, c, MaskId, 91, step);
+            res.Add(noisy.Cast(DType.F32).KeepAlive());
+            res.Add(w.KeepAlive());
         }
         return res.ToArray();
-    }
-
-    /// <summary>ForwardProcess's draws written densely (the contract of MaskingKernels.ForwardProcess), one token at a time.</summary>
-    public static void MaskReference(int[] ids, int[]? prompts, int batch, int length, int cut, int maskId, float eps, ulong seed, ulong step,
-                                     int[] noisy, float[] weights, float[] pMask)
-    {
-        ulong offset = step << 32;
-        for (int i = 0; i < batch; i++)
-        {
-            float t = Philox.ToUniform(Philox.Word(seed, offset, 2 + i));
-            float p = (1 - eps) * t + eps;
-            pMask[i] = p;
-            int prompt = prompts?[i] ?? 0;
-            float w = prompts is not null ? 1f / (p * (length - prompt) * batch) : 1f / (p * batch * cut);
-            for (int j = 0; j < cut; j++)
-            {
-                float u = Philox.ToUniform(Philox.Word(seed, offset, 2 + batch + (long)i * length + j));
-                bool masked = j >= prompt && u < p;
-                noisy[i * cut + j] = masked ? maskId : ids[i * length + j];
-                weights[i * cut + j] = masked ? w : 0f;
-            }
-        }
     }
 
     /// <summary>IBackend.SampleTokens of logits (N, V) as one row of N positions, at T = 0 and T = 0.8, with and without CFG: the device against CpuBackend (the float64 reference).</summary>

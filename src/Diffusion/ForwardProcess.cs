@@ -1,6 +1,5 @@
 using LLaDA.Tensors;
 using LLaDA.Diffusion.Training;
-using LLaDA.Tensors.Random;
 
 namespace LLaDA.Diffusion;
 
@@ -58,46 +57,22 @@ public sealed class MaskedBatch : IDisposable
 
 /// <summary>The forward (noising) process of LLaDA (SPEC §5.1, §5.3), drawn from Philox so a (seed, step) pair always gives the same batch on every backend.</summary>
 /// <remarks>
-/// Counter layout of step s: the stream (seed, offset = s·2³²); word 0 decides the random cut, word 1 its length, words
-/// 2 + i the row times t[i] (<see cref="TimeSampler"/>), words 2 + B + i·L + j the token draws. A resumed run therefore reproduces the masks exactly.
+/// <para>Counter layout of step s (<see cref="TokenMasking"/>): the stream (seed, offset = s·2³²); word 0 decides the random cut, word 1 its length,
+/// words 2 + i the row times t[i] (<see cref="TimeSampler"/>), words 2 + B + i·L + j the token draws. A resumed run therefore reproduces the masks exactly.</para>
+/// <para>The row probabilities p_mask (B values) are drawn on the host; the per-token noising runs on the backend
+/// (<see cref="Tensor.MaskTokens"/>), which keeps the noisy ids there. The compacted lists (masked rows, targets, weights)
+/// are built from the dense (B, L') weights, which on a device backend are read back to the host: B·L' floats per step, not logits.</para>
 /// </remarks>
 public static class ForwardProcess
 {
-    /// <summary>Pre-training noise: t ~ U[0,1) per row, p = (1−ε)t + ε, each token masked with probability p; loss weight 1/(p·B·L).</summary>
+    /// <summary>Pre-training noise: t per row from <see cref="TimeSampler"/>, p = (1−ε)t + ε, each token masked with probability p; loss weight 1/(p·B·L).</summary>
     /// <param name="ids">(B, L) clean ids, row-major.</param>
     public static MaskedBatch Pretrain(ReadOnlySpan<int> ids, int batch, int length, int maskId, ulong seed, ulong step, NoiseConfig? config = null, IBackend? backend = null)
     {
         config ??= new NoiseConfig();
-        ulong offset = step << 32;
-        int l = length;
         // 1 % of batches: the whole batch is cut to the same random length r ∈ [1, L].
-        if (Philox.ToUniform(Philox.Word(seed, offset, 0)) < config.RandomLengthProb)
-            l = 1 + (int)(Philox.Word(seed, offset, 1) % (uint)length);
-        var pmask = TimeSampler.Draw(batch, seed, offset, config.Time, config.MinT);
-        for (int i = 0; i < batch; i++) pmask[i] = (1 - config.Eps) * pmask[i] + config.Eps;
-        var noisy = new int[batch * l];
-        var rows = new List<int>();
-        var targets = new List<int>();
-        var weights = new List<float>();
-        for (int i = 0; i < batch; i++)
-        {
-            // SPEC §5.1: the divisor counts every token of the (possibly cut) batch, masked or not.
-            float w = 1f / (pmask[i] * batch * l);
-            for (int j = 0; j < l; j++)
-            {
-                int x = ids[i * length + j];
-                float u = Philox.ToUniform(Philox.Word(seed, offset, 2 + batch + (long)i * length + j));
-                if (u < pmask[i])
-                {
-                    noisy[i * l + j] = maskId;
-                    rows.Add(i * l + j);
-                    targets.Add(x);
-                    weights.Add(w);
-                }
-                else noisy[i * l + j] = x;
-            }
-        }
-        return Build(batch, l, noisy, rows, targets, weights, pmask, backend);
+        int l = TokenMasking.CutLength(seed, step, length, config.RandomLengthProb);
+        return Noise(ids, batch, length, l, null, maskId, seed, step, config, backend);
     }
 
     /// <summary>SFT noise: as pre-training, but positions j &lt; promptLengths[i] are never masked, and weights are 1/(p·answer_len·B) with answer_len = L − prompt_len (EOS padding counts as answer).</summary>
@@ -105,44 +80,48 @@ public static class ForwardProcess
     {
         config ??= new NoiseConfig();
         if (promptLengths.Length != batch) throw new ArgumentException($"Sft: {promptLengths.Length} prompt lengths for batch {batch}");
-        ulong offset = step << 32;
-        var pmask = TimeSampler.Draw(batch, seed, offset, config.Time, config.MinT);
-        for (int i = 0; i < batch; i++) pmask[i] = (1 - config.Eps) * pmask[i] + config.Eps;
-        var noisy = new int[batch * length];
-        var rows = new List<int>();
-        var targets = new List<int>();
-        var weights = new List<float>();
         for (int i = 0; i < batch; i++)
         {
             int p = promptLengths[i];
             if (p < 0 || p >= length) throw new ArgumentException($"Sft: prompt length {p} of row {i} leaves no answer in length {length}");
-            float w = 1f / (pmask[i] * (length - p) * batch);
-            for (int j = 0; j < length; j++)
-            {
-                int x = ids[i * length + j];
-                // The draw is made for every position so the stream layout matches pre-training; the prompt ignores it.
-                float u = Philox.ToUniform(Philox.Word(seed, offset, 2 + batch + (long)i * length + j));
-                if (j >= p && u < pmask[i])
-                {
-                    noisy[i * length + j] = maskId;
-                    rows.Add(i * length + j);
-                    targets.Add(x);
-                    weights.Add(w);
-                }
-                else noisy[i * length + j] = x;
-            }
         }
-        return Build(batch, length, noisy, rows, targets, weights, pmask, backend);
+        return Noise(ids, batch, length, length, promptLengths.ToArray(), maskId, seed, step, config, backend);
     }
 
-    private static MaskedBatch Build(int batch, int l, int[] noisy, List<int> rows, List<int> targets, List<float> weights, float[] pmask, IBackend? backend) => new()
+    /// <summary>p_mask per row on the host, the tokens on the backend, then the compacted lists from the dense weights (row-major).</summary>
+    private static MaskedBatch Noise(ReadOnlySpan<int> ids, int batch, int length, int l, int[]? prompts, int maskId, ulong seed, ulong step, NoiseConfig config, IBackend? backend)
     {
-        Batch = batch,
-        Length = l,
-        Noisy = Tensor.FromArray(noisy, [batch, l], backend),
-        MaskedRows = Tensor.FromArray(rows.ToArray(), [rows.Count], backend),
-        Targets = Tensor.FromArray(targets.ToArray(), [targets.Count], backend),
-        Weights = Tensor.FromArray(weights.ToArray(), [weights.Count], backend),
-        PMask = pmask,
-    };
+        if (ids.Length != batch * length) throw new ArgumentException($"ForwardProcess: {ids.Length} ids for batch {batch} × length {length}");
+        var pmask = TimeSampler.Draw(batch, seed, TokenMasking.Offset(step), config.Time, config.MinT);
+        for (int i = 0; i < batch; i++) pmask[i] = (1 - config.Eps) * pmask[i] + config.Eps;
+        var clean = ids.ToArray();
+        Tensor noisy, dense;
+        using (var tIds = Tensor.FromArray(clean, [batch, length], backend))
+        using (var tP = Tensor.FromArray(pmask, [batch], backend))
+        using (var tPrompt = prompts is null ? null : Tensor.FromArray(prompts, [batch], backend))
+            (noisy, dense) = Tensor.MaskTokens(tIds, tP, tPrompt, l, maskId, seed, step);
+        float[] w;
+        using (dense) w = dense.ToArray(); // B·L' floats cross to the host (a device backend's only read-back of the forward process)
+        var rows = new List<int>();
+        var targets = new List<int>();
+        var weights = new List<float>();
+        for (int i = 0; i < batch; i++)
+            for (int j = 0; j < l; j++)
+                if (w[i * l + j] != 0f) // a masked token's weight is 1/(p·…) > 0; a kept one's is 0
+                {
+                    rows.Add(i * l + j);
+                    targets.Add(clean[i * length + j]);
+                    weights.Add(w[i * l + j]);
+                }
+        return new MaskedBatch
+        {
+            Batch = batch,
+            Length = l,
+            Noisy = noisy,
+            MaskedRows = Tensor.FromArray(rows.ToArray(), [rows.Count], backend),
+            Targets = Tensor.FromArray(targets.ToArray(), [targets.Count], backend),
+            Weights = Tensor.FromArray(weights.ToArray(), [weights.Count], backend),
+            PMask = pmask,
+        };
+    }
 }

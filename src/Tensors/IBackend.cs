@@ -127,6 +127,10 @@ public interface IBackend : IDisposable
     /// <summary>take (B, W) I32 = 1 where the step commits: the candidates (B, W) I32 ≠ 0, sorted by scores (B, W) F64 (higher first, ties: lower column), of which <see cref="TransferRules.Count{T}"/> commits the first; the rule reads thresholdValues (B, W) F64 when given, else the scores (exp of them with ExpScale); quota (B) I32.</summary>
     void SelectTransfer(Tensor scores, Tensor? thresholdValues, Tensor candidates, Tensor quota, in TransferRule rule, Tensor take);
 
+    /// <summary>The forward process's per-token noising of training step <paramref name="step"/>: for ids (B, L) I32, pMask (B) F32 and the token draw u[i, j] (<see cref="TokenMasking"/>'s Philox layout), token (i, j &lt; L') is masked when j ≥ promptLengths[i] and u &lt; pMask[i]; noisy (B, L') I32 = masked ? maskId : id, weights (B, L') F32 = masked ? 1/(p·B·L') (pre-training, promptLengths null) or 1/(p·(L − prompt)·B) (SFT) : 0.</summary>
+    /// <remarks>Bit-identical to <see cref="TokenMasking.Reference"/>; all tensors contiguous, promptLengths (B) I32 in [0, L) and L' = L when given.</remarks>
+    void MaskTokens(Tensor ids, Tensor pMask, Tensor? promptLengths, int maskId, ulong seed, ulong step, Tensor noisy, Tensor weights);
+
     /// <summary>Fills a contiguous F32 tensor with U[0,1) numbers from Philox4x32-10 at (seed, counter offset + element index / 4).</summary>
     void RandomUniform(Tensor dst, ulong seed, ulong offset);
 

@@ -7,7 +7,7 @@ using Xunit;
 
 namespace LLaDA.Tests.Kernels;
 
-/// <summary>MaskingKernels against LLaDA.Diffusion.ForwardProcess (same Philox draws) and SamplingKernels against the float64 reference the CPU sampler runs (TokenSampler, TransferRules).</summary>
+/// <summary>MaskingKernels (through Tensor.MaskTokens) against LLaDA.Diffusion.ForwardProcess (same Philox draws) and SamplingKernels against the float64 reference the CPU sampler runs (TokenSampler, TransferRules).</summary>
 [Collection(IlgpuCollection.Name)]
 public class DiffusionKernelsTests(IlgpuFixture fx)
 {
@@ -15,18 +15,16 @@ public class DiffusionKernelsTests(IlgpuFixture fx)
 
     private IlgpuBackend Gpu => fx.Gpu;
 
-    /// <summary>Runs the masking kernel and returns (noisy, weights, pMask) on the host.</summary>
+    /// <summary>Runs the masking op on the device with uniform row times p = (1 − ε)t + ε, t = u(word 2 + i), and returns (noisy, weights, pMask) on the host.</summary>
     private (int[] Noisy, float[] Weights, float[] PMask) DeviceMask(int[] ids, int b, int l, int cut, int[]? prompts, ulong seed, ulong step)
     {
         using var scope = new TensorScope();
+        var pm = new float[b];
+        for (int i = 0; i < b; i++) pm[i] = (1 - 1e-3f) * Philox.ToUniform(Philox.Word(seed, step << 32, 2 + i)) + 1e-3f;
         var tIds = Tensor.FromArray(ids, [b, l], Gpu);
         var tPrompt = prompts is null ? null : Tensor.FromArray(prompts, Gpu);
-        var noisy = Tensor.Empty([b, cut], DType.I32, Gpu);
-        var weights = Tensor.Empty([b, cut], DType.F32, Gpu);
-        var pmask = Tensor.Empty([b], DType.F32, Gpu);
-        MaskingKernels.ForwardProcess(Gpu.Kernels, Gpu.View<int>(tIds), tPrompt is null ? ILGPU.ArrayView<int>.Empty : Gpu.View<int>(tPrompt),
-            Gpu.View<int>(noisy), Gpu.View<float>(weights), Gpu.View<float>(pmask), b, l, cut, Mask, 1e-3f, seed, step);
-        return (noisy.ToIntArray(), weights.ToArray(), pmask.ToArray());
+        var (noisy, weights) = Tensor.MaskTokens(tIds, Tensor.FromArray(pm, Gpu), tPrompt, cut, Mask, seed, step);
+        return (noisy.ToIntArray(), weights.ToArray(), pm);
     }
 
     /// <summary>ForwardProcess's compacted lists spread back over (B, L').</summary>
@@ -47,7 +45,7 @@ public class DiffusionKernelsTests(IlgpuFixture fx)
         var ids = Rng.Ints(b * l, 70, 0, 50);
         var config = new NoiseConfig { RandomLengthProb = cutProb };
         using var cpu = ForwardProcess.Pretrain(ids, b, l, Mask, seed: 77, step, config);
-        int cut = MaskingKernels.CutLength(77, step, l, cutProb);
+        int cut = TokenMasking.CutLength(77, step, l, cutProb);
         Assert.Equal(cpu.Length, cut);
         var (noisy, weights, pmask) = DeviceMask(ids, b, l, cut, null, 77, step);
         Assert.Equal(cpu.Noisy.ToIntArray(), noisy);
@@ -75,8 +73,10 @@ public class DiffusionKernelsTests(IlgpuFixture fx)
     public void ForwardProcess_BadCut_Throws()
     {
         using var t = Tensor.Zeros([1, 4], DType.I32, Gpu);
-        Assert.Throws<ArgumentOutOfRangeException>(() => MaskingKernels.ForwardProcess(Gpu.Kernels, Gpu.View<int>(t), ILGPU.ArrayView<int>.Empty,
-            Gpu.View<int>(t), ILGPU.ArrayView<float>.Empty, ILGPU.ArrayView<float>.Empty, 1, 4, 5, Mask, 1e-3f, 1, 1));
+        using var p = Tensor.Zeros([1], DType.F32, Gpu);
+        Assert.Throws<ArgumentOutOfRangeException>(() => MaskingKernels.MaskTokens(Gpu.Kernels, Gpu.View<int>(t), Gpu.View<float>(p), ILGPU.ArrayView<int>.Empty,
+            Gpu.View<int>(t), ILGPU.ArrayView<float>.Empty, 1, 4, 5, Mask, 1, 1));
+        Assert.Throws<TensorException>(() => Tensor.MaskTokens(t, p, null, 5, Mask, 1, 1));
     }
 
     // ---------------------------------------------------------------- sampling
