@@ -162,9 +162,13 @@ public sealed class ReverseSampler(ILogitsModel model, SpecialTokens specials)
     /// </remarks>
     private (int[] X0, int[] Take) Decide(Tensor rawLogits, int b, int lo, int step, Func<int, int, bool> isMasked, int[] quota, SamplerConfig cfg, string where)
     {
-        // Banned ids (e.g. the poem sampler's given punctuation) get a logit of −1e30 on the backend: never drawn, probability
+        // Banned ids (the mask id, and e.g. the poem sampler's given punctuation) get a logit of −1e30 on the backend: never drawn, probability
         // exactly 0 in float64 (as −∞ would give), and under CFG the combine stays −1e30 where −∞ − (−∞) would be NaN.
-        using var banned = cfg.BannedTokens is { Count: > 0 } ids ? rawLogits + BanBias(ids, rawLogits.Dim(-1), rawLogits.Backend) : null;
+        // In the threshold/factor modes, which run until no mask is left in the block, the mask id itself is banned too: a
+        // committed [MASK] decides nothing and the loop would never end (Fast-dLLM's reference hangs there). The step-quota modes
+        // keep the reference's behaviour (LLaDA's generate may commit the mask id; the reference-model test replays it).
+        int[] ban = [.. cfg.Dynamic ? [specials.Mask] : Array.Empty<int>(), .. cfg.BannedTokens ?? []];
+        using var banned = ban.Length > 0 ? rawLogits + BanBias(ban, rawLogits.Dim(-1), rawLogits.Backend) : null;
         var logits = banned ?? rawLogits;
         int w = logits.Dim(1), v = model.VocabSize;
         var policy = cfg.UnmaskingPolicy;

@@ -90,6 +90,23 @@ public class SamplerOnIlgpuTests(IlgpuFixture fx)
         else Assert.Equal(dev.Steps * idsPerStep, samplerBytes);
     }
 
+    /// <summary>The oracle's favourite token at answer position 3 is the mask id (1): the threshold mode, which runs until the
+    /// block has no mask, once spun forever committing [MASK] there. It must end with no mask left, on both backends.</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ThresholdMode_WhenTheModelFavoursTheMaskId_EndsWithNoMaskLeft(bool device)
+    {
+        var cfg = Config("threshold");
+        int steps = 0;
+        var r = new ReverseSampler(new OnBackend(device ? fx.Gpu : CpuBackend.Default), Sp).Generate(Prompts, cfg, _ =>
+        {
+            if (++steps > 4 * cfg.GenLength) throw new InvalidOperationException($"no progress after {steps} steps");
+        });
+        Assert.All(r.Generated, row => Assert.DoesNotContain(Sp.Mask, row));
+        Assert.True(r.Steps <= cfg.GenLength, $"{r.Steps} steps for {cfg.GenLength} tokens");
+    }
+
     [Fact]
     public void Infill_IsTokenIdentical_ToTheCpuBackend()
     {
