@@ -6,17 +6,22 @@ public sealed unsafe partial class CpuBackend
     public void SampleTokens(Tensor logits, in TokenSampling s, Tensor tokens, Tensor scores)
     {
         int b = tokens.Dim(0), w = tokens.Dim(1), v = logits.Dim(2);
-        var l = new ReadOnlySpan<float>(F(logits), checked((int)logits.Numel));
-        var tok = Span<int>(tokens);
-        var sc = Span<double>(scores);
-        var scratch = new double[v];
-        for (int i = 0; i < b; i++)
-            for (int j = 0; j < w; j++)
+        float* pl = F(logits);
+        int* pt = I(tokens);
+        double* ps = (double*)Addr(scores);
+        var ts = s;
+        // Every (row, position) is independent, so the positions are split over the workers; the results do not depend on the split.
+        CpuParallel.For((long)b * w, 8L * v, (lo, hi) =>
+        {
+            var scratch = new double[v];
+            for (long k = lo; k < hi; k++)
             {
-                var cond = l.Slice((i * w + j) * v, v);
-                var uncond = s.CfgScale > 0 ? l.Slice(((b + i) * w + j) * v, v) : default;
-                (tok[i * w + j], sc[i * w + j]) = TokenSampler.Sample(cond, uncond, s, i, (long)s.Start + j, scratch);
+                int i = (int)(k / w), j = (int)(k - (long)i * w);
+                var cond = new ReadOnlySpan<float>(pl + k * v, v);
+                var uncond = ts.CfgScale > 0 ? new ReadOnlySpan<float>(pl + ((long)(b + i) * w + j) * v, v) : default;
+                (pt[k], ps[k]) = TokenSampler.Sample(cond, uncond, ts, i, (long)ts.Start + j, scratch);
             }
+        });
     }
 
     public void SelectTransfer(Tensor scores, Tensor? thresholdValues, Tensor candidates, Tensor quota, in TransferRule rule, Tensor take)
