@@ -98,6 +98,15 @@ public static class Opt
         return o;
     }
 
+    /// <summary>The model directory: --model DIR, with --checkpoint DIR as its other name (one option; the older name stays accepted).
+    /// A Hugging Face LLaDA directory, a checkpoint of ours, or a training run (its latest checkpoint).</summary>
+    public static Option<string> Model(string defaultValue)
+    {
+        var o = Text("model", "DIR", "model directory (Hugging Face LLaDA layout or ours), or a training run (its latest checkpoint)", defaultValue);
+        o.Aliases.Add("--checkpoint");
+        return o;
+    }
+
     /// <summary>A switch: present or not.</summary>
     public static Option<bool> Flag(string name, string description) => new("--" + name) { Description = description };
 

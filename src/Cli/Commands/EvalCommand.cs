@@ -25,7 +25,7 @@ public static class EvalCommand
 
     // ---- eval likelihood
 
-    private static readonly Option<string> LCheckpoint = Opt.Text("checkpoint", "DIR", "checkpoint directory, or a training run (its latest checkpoint)", "runs/llada");
+    private static readonly Option<string> LCheckpoint = Opt.Model("runs/llada");
     private static readonly Option<string?> LPrompt = Opt.Text("prompt", "TEXT", "the prompt");
     private static readonly Option<string?> LAnswer = Opt.Text("answer", "TEXT", "score this answer (or give --options)");
     private static readonly Option<string?> LOptions = Opt.Text("options", "\"A|B|C\"", "score each option and pick the most likely (or give --answer)");
@@ -41,7 +41,7 @@ public static class EvalCommand
     private static Command LikelihoodDefinition()
     {
         LPrompt.Required = true;
-        var c = new Command("likelihood", "lower bound of log p(answer | prompt) by Monte-Carlo over masking levels (LLaDA's get_log_likelihood)")
+        var c = new Command("likelihood", "lower bound of log p(answer | prompt) by Monte-Carlo over masking levels (LLaDA's get_log_likelihood); prompt = BOS + its tokens")
         {
             LCheckpoint, LPrompt, LAnswer, LOptions, LJson, LMcNum, LBatch, LCfg, LSeed, LDevice, LThreads, LRawWeights,
         };
@@ -67,29 +67,25 @@ public static class EvalCommand
         CpuParallel.Threads = o.GetValue(LThreads);
         bool rawWeights = o.GetValue(LRawWeights);
         if (answer is null == optionsArg is null) throw new OptionException("give exactly one of --answer TEXT or --options \"A|B|C\"");
-        int[] p = [];
-        var (model, tok, _) = ModelLoader.Load(dir, backend, (c, t) =>
+        using var model = ModelLoader.Open(dir, backend, check =>
         {
-            var s = ModelLoader.Specials(t, c);
-            p = [.. (s.Bos is int b ? new[] { b } : []), .. t.Encode(prompt)];
+            var t = check.Tokenizer;
+            int p = (t.Specials.Bos is null ? 0 : 1) + t.Encode(prompt).Length;
             int longest = (answer is not null ? [answer] : optionsArg!.Split('|')).Max(a => t.Encode(a).Length);
-            ModelLoader.EnsureContext(c, p.Length, longest, "the answer");
-            MemoryEstimate.Likelihood(c, cfg.BatchSize, p.Length + longest, cfg.CfgScale > 0).EnsureFits("lower --batch or use a smaller model");
+            ModelLoader.EnsureContext(check.Config, p, longest, "the answer");
+            MemoryEstimate.Likelihood(check.Config, cfg.BatchSize, p + longest, cfg.CfgScale > 0).EnsureFits("lower --batch or use a smaller model");
         }, rawWeights);
-        using var _m = model;
-        var sp = ModelLoader.Specials(tok, model.Config);
-        var est = new LikelihoodEstimator(new MaskPredictorLogits(model), sp);
         try
         {
             if (answer is not null)
             {
-                var r = est.Estimate(p, tok.Encode(answer), cfg);
+                var r = model.Likelihood(prompt, answer, cfg);
                 Console.WriteLine(json ? JsonSerializer.Serialize(new { prompt, answer, log_likelihood = r.Value, std_error = Finite(r.StdError), samples = r.Samples })
                                        : $"log p(answer | prompt) ≥ {r.Value:F4} nats (± {StdErrorText(r.StdError)}, {r.Samples} batches of {cfg.BatchSize})");
                 return 0;
             }
             var opts = optionsArg!.Split('|');
-            var (best, scores) = est.MultipleChoice(p, opts.Select(tok.Encode).ToList(), cfg);
+            var (best, scores) = model.MultipleChoice(prompt, opts, cfg);
             if (json)
                 Console.WriteLine(JsonSerializer.Serialize(new { prompt, best, options = opts.Select((t, i) => new { text = t, log_likelihood = scores[i].Value, std_error = Finite(scores[i].StdError) }) }));
             else
@@ -106,7 +102,7 @@ public static class EvalCommand
     // ---- eval poems
 
     private static readonly PoemSamplingConfig PoemDefaults = new();
-    private static readonly Option<string> PCheckpoint = Opt.Text("checkpoint", "DIR", "checkpoint directory, or a training run (its latest checkpoint)", "runs/llada");
+    private static readonly Option<string> PCheckpoint = Opt.Model("runs/llada");
     private static readonly Option<int> PCount = Opt.Int("count", "held-out poems to complete", PoemDefaults.Count);
     private static readonly Option<int> PSamples = Opt.Int("samples", "completions to print (each marked ✓/✗)", 0);
     private static readonly Option<double> PTemperature = Opt.Real("temperature", "Gumbel-max sampling temperature", PoemDefaults.Temperature);
@@ -182,7 +178,7 @@ public static class EvalCommand
 
     // ---- eval elbo
 
-    private static readonly Option<string> ECheckpoint = Opt.Text("checkpoint", "DIR", "checkpoint directory, or a training run (its latest checkpoint)", "runs/llada");
+    private static readonly Option<string> ECheckpoint = Opt.Model("runs/llada");
     private static readonly Option<string?> EData = Opt.Text("data", "FILE", "held-out text, one document per line");
     private static readonly Option<int> ETGrid = Opt.Int("t-grid", "masking levels per document (a midpoint grid)", new ElboConfig().TGrid);
     private static readonly Option<int> EMaskDraws = Opt.Int("mask-draws", "mask draws per masking level", new ElboConfig().MaskDraws);

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Diagnostics;
 using LLaDA.Diffusion.Data;
 using LLaDA.Diffusion.Sampling;
 using LLaDA.Tensors.Cpu;
@@ -7,10 +6,12 @@ using Spectre.Console;
 
 namespace LLaDA.Cli.Commands;
 
-/// <summary>`llada generate`: sample a continuation of a prompt with the reverse process, optionally live and traced.</summary>
+/// <summary>`llada generate --model DIR`: sample a continuation of a prompt with the reverse process (<see cref="LladaModel"/>),
+/// streamed as blocks are committed, or shown live, optionally traced.</summary>
+/// <remarks>Sampler settings: the command line &gt; the model's generation_config.json &gt; this command's defaults.</remarks>
 public static class GenerateCommand
 {
-    private static readonly Option<string> Checkpoint = Opt.Text("checkpoint", "DIR", "checkpoint directory, or a training run (its latest checkpoint)", "runs/llada");
+    private static readonly Option<string> ModelOption = Opt.Model("runs/llada");
     private static readonly Option<string?> Prompt = Opt.Text("prompt", "TEXT", "the text to continue");
     private static readonly Option<bool> ChatTemplateFlag = Opt.Flag("chat-template", "wrap the prompt in the chat template (a user turn)");
     private static readonly Option<bool> Live = Opt.Flag("live", "show the denoising live in the terminal");
@@ -24,9 +25,9 @@ public static class GenerateCommand
     public static Command Definition()
     {
         Prompt.Required = true;
-        var c = new Command("generate", "sample a continuation of a prompt with the reverse (unmasking) process; uses a checkpoint's ema.safetensors when present")
+        var c = new Command("generate", "sample a continuation of a prompt with the reverse (unmasking) process; streams the answer as blocks are committed; uses a checkpoint's ema.safetensors when present")
         {
-            Checkpoint, Prompt, ChatTemplateFlag, Live, TraceOut, KeepEos, DeviceOption, Threads, RawWeights,
+            ModelOption, Prompt, ChatTemplateFlag, Live, TraceOut, KeepEos, DeviceOption, Threads, RawWeights,
         };
         foreach (var o in Sampler.All) c.Add(o);
         c.SetAction(Run);
@@ -35,7 +36,7 @@ public static class GenerateCommand
 
     private static int Run(ParseResult r)
     {
-        string dir = r.GetValue(Checkpoint)!;
+        string dir = r.GetValue(ModelOption)!;
         string prompt = r.GetValue(Prompt)!;
         bool template = r.GetValue(ChatTemplateFlag);
         bool live = r.GetValue(Live);
@@ -43,51 +44,64 @@ public static class GenerateCommand
         bool keepEos = r.GetValue(KeepEos);
         var backend = Devices.Get(r.GetValue(DeviceOption));
         CpuParallel.Threads = r.GetValue(Threads);
-        var cfg = Sampler.Read(r);
-        bool rawWeights = r.GetValue(RawWeights);
 
         int[] ids = [];
-        var (model, tok, resolved) = ModelLoader.Load(dir, backend, (c, t) =>
+        SamplerConfig cfg = null!;
+        using var model = ModelLoader.Open(dir, backend, check =>
         {
-            var s = ModelLoader.Specials(t, c);
-            ids = template ? ChatTemplate.Encode(t, [("user", prompt)]) : [.. (s.Bos is int b ? new[] { b } : []), .. t.Encode(prompt)];
+            cfg = Sampler.Resolve(r, check.Defaults);
+            var (c, t) = (check.Config, check.Tokenizer);
+            ids = template ? ChatTemplate.Encode(t, check.ChatFormat, [("user", prompt)]) : [.. (t.Specials.Bos is int b ? new[] { b } : []), .. t.Encode(prompt)];
             ModelLoader.EnsureContext(c, ids.Length, cfg.GenLength, "--gen-length");
             ModelLoader.EnsureContext(c, ids.Length, Math.Max(0, cfg.PadTo - ids.Length), "the --pad-to answer and padding");
             MemoryEstimate.Generate(c, ids.Length, cfg.GenLength, cfg.CfgScale > 0, cfg.Cache != LLaDA.Nn.CacheMode.None).EnsureFits("lower --gen-length or use a smaller model");
-        }, rawWeights);
-        using var _ = model;
-        var sp = ModelLoader.Specials(tok, model.Config);
-        var sampler = new ReverseSampler(new MaskPredictorLogits(model), sp);
+        }, r.GetValue(RawWeights));
+        var tok = model.Tokenizer;
         var steps = new List<SamplerStep>();
-        var sw = Stopwatch.StartNew();
-        SampleResult result;
+        GenerationResult result;
         if (live && !Console.IsOutputRedirected)
         {
             result = null!;
             AnsiConsole.Live(new Markup("")).Start(ctx =>
             {
-                result = sampler.Generate([ids], cfg, s =>
+                result = model.GenerateIds(ids, cfg, onStep: s =>
                 {
                     steps.Add(s);
                     ctx.UpdateTarget(new Markup(LiveMarkup(tok, s, Math.Max(1, cfg.Dynamic ? cfg.GenLength : cfg.Steps))));
                     ctx.Refresh();
                 });
             });
+            Console.WriteLine(prompt + (keepEos ? tok.Decode(result.Generated) : result.Text));
         }
-        else result = sampler.Generate([ids], cfg, traceOut is null ? null : steps.Add);
-        double secs = sw.Elapsed.TotalSeconds;
-        var gen = result.Generated[0];
-        int end = keepEos ? -1 : Array.IndexOf(gen, sp.Eos);
-        string text = tok.Decode(end >= 0 ? gen[..end] : gen, skipSpecial: !keepEos);
-        Console.WriteLine(prompt + text);
-        Console.Error.WriteLine($"[{resolved}] {gen.Length} tokens, {result.Steps} steps, {result.ForwardPasses} forward passes ({(double)result.ForwardPasses / gen.Length:F3} per token), {secs:F2} s, {gen.Length / Math.Max(secs, 1e-9):F1} tokens/s");
+        else if (keepEos)
+        {
+            result = model.GenerateIds(ids, cfg, onStep: traceOut is null ? null : steps.Add);
+            Console.WriteLine(prompt + tok.Decode(result.Generated));
+        }
+        else
+        {
+            // The answer streamed as its blocks are committed.
+            Console.Write(prompt);
+            Console.Out.Flush();
+            result = model.GenerateIds(ids, cfg, b =>
+            {
+                Console.Write(b.Delta);
+                Console.Out.Flush();
+            }, traceOut is null ? null : steps.Add);
+            Console.WriteLine();
+        }
+        int n = result.Generated.Length;
+        Console.Error.WriteLine($"[{model.Directory}] {n} tokens, {result.Steps} steps, {result.Forwards} forward passes ({result.ForwardsPerToken:F3} per token), {result.Seconds:F2} s, {result.TokensPerSecond:F1} tokens/s");
         if (traceOut is not null)
         {
-            TraceWriter.Write(traceOut, tok, steps, result);
+            TraceWriter.Write(traceOut, tok, steps, new SampleResult([result.Generated], [FixedAt(steps, n)], result.Forwards, result.Steps));
             Console.Error.WriteLine($"trace written to {traceOut}");
         }
         return 0;
     }
+
+    /// <summary>The step at which each answer token was committed: the last step's record.</summary>
+    private static int[] FixedAt(List<SamplerStep> steps, int n) => steps.Count > 0 ? steps[^1].FixedAtStep[0] : Enumerable.Repeat(-1, n).ToArray();
 
     /// <summary>The current text: prompt in bold, masked positions as ▢, committed tokens coloured by when they were fixed.</summary>
     internal static string LiveMarkup(ITokenizer tok, SamplerStep s, int totalSteps)

@@ -2,7 +2,6 @@ using System.CommandLine;
 using LLaDA.Diffusion.Data;
 using LLaDA.Diffusion.Sampling;
 using LLaDA.Diffusion.Sampling.Policies;
-using LLaDA.Diffusion.Training;
 using LLaDA.Nn;
 using LLaDA.Nn.Optim;
 using LLaDA.Nn.Serialization;
@@ -10,56 +9,50 @@ using LLaDA.Tensors;
 
 namespace LLaDA.Cli.Commands;
 
-/// <summary>Loads a model and its tokenizer from a checkpoint directory (a training root resolves to its latest checkpoint).</summary>
+/// <summary>The command line's way into <see cref="LladaModel.Load"/>: the backend and weights the options ask for, the command's
+/// context and memory checks before anything large is allocated, and the line that says moving-average weights are used.</summary>
 public static class ModelLoader
 {
-    /// <param name="beforeAllocating">Called with the validated config and the tokenizer before the model is built: the
-    /// command's context and memory checks (<see cref="MemoryEstimate"/>), so nothing too large is ever allocated.</param>
+    /// <param name="beforeAllocating">Called with the validated config, tokenizer, chat template and generation defaults before the
+    /// weights are mapped or allocated: the command's context and memory checks (<see cref="MemoryEstimate"/>, which counts
+    /// memory-mapped weights at their stored size), so nothing too large is ever allocated.</param>
     /// <param name="rawWeights">Keep the raw weights even when the checkpoint has moving-average weights (ema.safetensors), which are used otherwise (--raw-weights).</param>
-    public static (MaskPredictor Model, ITokenizer Tokenizer, string Dir) Load(string dir, IBackend backend, Action<MaskPredictorConfig, ITokenizer>? beforeAllocating = null, bool rawWeights = false)
+    public static LladaModel Open(string dir, IBackend backend, Action<ModelCheck>? beforeAllocating = null, bool rawWeights = false)
     {
-        string resolved = dir;
-        if (!File.Exists(Path.Combine(dir, Checkpoint.ConfigFile)))
+        var model = LladaModel.Load(dir, new LoadOptions
         {
-            // A run directory (runs/llada) or its checkpoints folder: take the newest checkpoint.
-            var root = Directory.Exists(Path.Combine(dir, "checkpoints")) ? Path.Combine(dir, "checkpoints") : dir;
-            resolved = TrainingCheckpoint.Latest(root) ?? throw new OptionException($"{dir}: no config.json and no checkpoints/latest");
-        }
-        // Headers, config and tokenizer first (no tensor data read), then the command's checks, then the allocation.
-        var files = ModelFiles.Open(resolved); // every header parsed once; the loads below reuse them
-        Checkpoint.Validate(files.Config, files);
-        var tok = TokenizerFiles.Load(resolved);
-        if (tok.VocabSize > files.Config.Rows)
-            throw new OptionException($"{resolved}: tokenizer has {tok.VocabSize} tokens but the model only {files.Config.Rows} rows");
-        // On the CPU the weights are used in place from the memory-mapped shards in their stored dtype (an 8B BF16
-        // checkpoint is 16 GB of reclaimable file cache, never a 32 GB f32 copy); moving-average weights and device
-        // backends take the copying load.
-        bool ema = !rawWeights && Ema.Exists(resolved);
-        bool mapped = !ema && backend is LLaDA.Tensors.Cpu.CpuBackend;
-        using (mapped ? MemoryEstimate.MappedWeights(files.Tensors.Sum(t => t.End - t.Begin)) : null)
-            beforeAllocating?.Invoke(files.Config, tok);
-        var model = mapped ? Checkpoint.MapModel(files, (LLaDA.Tensors.Cpu.CpuBackend)backend) : Checkpoint.LoadModel(files, backend);
-        if (ema)
-        {
-            try
+            Backend = backend,
+            RawWeights = rawWeights,
+            BeforeAllocating = beforeAllocating is null ? null : check =>
             {
-                Ema.LoadInto(model, resolved);
-            }
-            catch
-            {
-                model.Dispose();
-                throw;
-            }
-            Console.Error.WriteLine($"[{resolved}] using the moving-average weights ({Ema.File}; --raw-weights for the raw ones)");
-        }
-        return (model, tok, resolved);
+                using (check.MappedWeightBytes is long bytes ? MemoryEstimate.MappedWeights(bytes) : null)
+                    beforeAllocating(check);
+            },
+        });
+        if (model.UsesMovingAverage)
+            Console.Error.WriteLine($"[{model.Directory}] using the moving-average weights ({Ema.File}; --raw-weights for the raw ones)");
+        return model;
     }
 
-    /// <summary>Refuses a sequence longer than the model's context: prompt + generated (or answer) tokens ≤ max_sequence_length.</summary>
+    /// <summary>As <see cref="Open"/>, for the commands that use the network directly (elbo, poems, bench): the network (owned by
+    /// the caller), the tokenizer and the resolved directory.</summary>
+    public static (MaskPredictor Model, ITokenizer Tokenizer, string Dir) Load(string dir, IBackend backend, Action<MaskPredictorConfig, ITokenizer>? beforeAllocating = null, bool rawWeights = false)
+    {
+        var m = Open(dir, backend, beforeAllocating is null ? null : c => beforeAllocating(c.Config, c.Tokenizer), rawWeights);
+        return (m.Network, m.Tokenizer, m.Directory);
+    }
+
+    /// <summary>Refuses a sequence longer than the model's context (<see cref="LladaModel.EnsureContext"/>) as a command-line error.</summary>
     public static void EnsureContext(MaskPredictorConfig c, int promptTokens, int moreTokens, string more)
     {
-        if ((long)promptTokens + moreTokens > c.MaxSequenceLength)
-            throw new OptionException($"the prompt ({promptTokens} tokens) + {more} ({moreTokens}) exceeds the model's context (max_sequence_length {c.MaxSequenceLength})");
+        try
+        {
+            LladaModel.EnsureContext(c, promptTokens, moreTokens, more);
+        }
+        catch (ArgumentException e)
+        {
+            throw new OptionException(e.Message);
+        }
     }
 
     /// <summary>Special ids for sampling: the tokenizer's, with the model config's mask id when the tokenizer has none.</summary>
@@ -111,34 +104,39 @@ public sealed class SamplerOptions
 
     public IEnumerable<Option> All => [GenLength, Steps, BlockLength, Temperature, Cfg, Remasking, Threshold, Factor, Cache, EosInf, EotInf, Seed, PadTo];
 
-    /// <summary>The configuration the command line asks for; settings that do not fit together are refused with the sampler's message.</summary>
-    public SamplerConfig Read(ParseResult r)
+    /// <summary>The settings given on the command line (null for every option left out).</summary>
+    public GenerationOptions Given(ParseResult r)
     {
-        int gen = r.GetValue(GenLength);
-        var cfg = _defaults with
+        static bool Has(ParseResult r, Option o) => r.GetResult(o) is { Implicit: false };
+        return new GenerationOptions
         {
-            GenLength = gen,
-            Steps = r.GetValue(Steps) ?? Math.Min(_defaults.Steps, gen),
-            BlockLength = r.GetValue(BlockLength) ?? Math.Min(_defaults.BlockLength, gen),
-            Temperature = r.GetValue(Temperature),
-            CfgScale = r.GetValue(Cfg),
-            Remasking = r.GetValue(Remasking),
+            GenLength = Has(r, GenLength) ? r.GetValue(GenLength) : null,
+            Steps = r.GetValue(Steps),
+            BlockLength = r.GetValue(BlockLength),
+            Temperature = Has(r, Temperature) ? r.GetValue(Temperature) : null,
+            CfgScale = Has(r, Cfg) ? r.GetValue(Cfg) : null,
+            Remasking = Has(r, Remasking) ? r.GetValue(Remasking).Value : null,
             Threshold = r.GetValue(Threshold),
             Factor = r.GetValue(Factor),
-            Cache = r.GetValue(Cache),
-            LogitsEosInf = r.GetValue(EosInf) || _defaults.LogitsEosInf,
-            ConfidenceEosEotInf = r.GetValue(EotInf) || _defaults.ConfidenceEosEotInf,
-            Seed = r.GetValue(Seed),
-            PadTo = r.GetValue(PadTo),
+            Cache = Has(r, Cache) ? r.GetValue(Cache).Value : null,
+            LogitsEosInf = r.GetValue(EosInf) ? true : null,
+            ConfidenceEosEotInf = r.GetValue(EotInf) ? true : null,
+            Seed = Has(r, Seed) ? r.GetValue(Seed) : null,
+            PadTo = Has(r, PadTo) ? r.GetValue(PadTo) : null,
         };
+    }
+
+    /// <summary>The configuration a command runs with: the command line &gt; the model's generation_config.json &gt; the command's
+    /// defaults (<see cref="LladaModel.Resolve"/>); settings that do not fit together are refused with the sampler's message.</summary>
+    public SamplerConfig Resolve(ParseResult r, GenerationDefaults defaults)
+    {
         try
         {
-            cfg.Validate();
+            return LladaModel.Resolve(Given(r), defaults, _defaults);
         }
         catch (ArgumentException e)
         {
             throw new OptionException(e.Message);
         }
-        return cfg;
     }
 }

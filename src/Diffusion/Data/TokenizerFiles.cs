@@ -31,21 +31,24 @@ public static class ChatTemplate
     /// <summary>True when the tokenizer knows LLaDA's header tokens.</summary>
     public static bool Supported(ITokenizer tok) => tok is BpeTokenizer b && b.TokenToId(StartHeader) is not null && b.TokenToId(EndHeader) is not null;
 
-    /// <summary>Templated ids of a conversation; with <paramref name="addGenerationPrompt"/> it ends with the assistant header.</summary>
-    public static int[] Encode(ITokenizer tok, IReadOnlyList<(string Role, string Content)> messages, bool addGenerationPrompt = true)
+    /// <summary>Templated ids of a conversation in LLaDA's format (<see cref="ChatFormat.Llada"/>); with <paramref name="addGenerationPrompt"/> it ends with the assistant header.</summary>
+    public static int[] Encode(ITokenizer tok, IReadOnlyList<(string Role, string Content)> messages, bool addGenerationPrompt = true) =>
+        Encode(tok, ChatFormat.Llada, messages, addGenerationPrompt);
+
+    /// <summary>Templated ids of a conversation in <paramref name="format"/> (a checkpoint's tokenizer_config.json template); a
+    /// null format or a tokenizer without the header tokens gives BOS + the plain texts.</summary>
+    public static int[] Encode(ITokenizer tok, ChatFormat? format, IReadOnlyList<(string Role, string Content)> messages, bool addGenerationPrompt = true)
     {
+        // A template applies only when the tokenizer has its header token (our char tokenizers have none: plain prompts).
+        bool templated = format is not null && tok is BpeTokenizer b && b.TokenToId(format.HeaderStart) is not null;
         var ids = new List<int>();
-        if (tok.Specials.Bos is int bos) ids.Add(bos);
-        if (!Supported(tok))
+        if (tok.Specials.Bos is int bos && (!templated || format!.BosFirst)) ids.Add(bos);
+        if (!templated)
         {
             foreach (var (_, content) in messages) ids.AddRange(tok.Encode(content.Trim()));
             return ids.ToArray();
         }
-        var sb = new System.Text.StringBuilder();
-        foreach (var (role, content) in messages)
-            sb.Append(StartHeader).Append(role).Append(EndHeader).Append("\n\n").Append(content.Trim()).Append(EndOfTurn);
-        if (addGenerationPrompt) sb.Append(StartHeader).Append("assistant").Append(EndHeader).Append("\n\n");
-        ids.AddRange(tok.Encode(sb.ToString()));
+        ids.AddRange(tok.Encode(format!.Render(null, messages, addGenerationPrompt)));
         return ids.ToArray();
     }
 }

@@ -242,7 +242,7 @@ public sealed class CliEndToEndTests : IDisposable
         File.Copy(Path.Combine(ChatFixture, "tokenizer_config.json"), Path.Combine(ck, "tokenizer_config.json"));
         var (code, stdout, err) = CliRunner.Run(["chat", "--checkpoint", ck, "--gen-length", "4", "--steps", "4"], "hi\nuser hi\n\nnever read\n");
         Assert.True(code == 0, err);
-        Assert.DoesNotContain("no chat headers", err);
+        Assert.DoesNotContain("no chat template", err);
         Assert.Equal(2, stdout.Split('\n').Count(l => l.EndsWith("hihihihi", StringComparison.Ordinal)));
         Assert.Equal(3, stdout.Split("> ").Length - 1); // two answered prompts and the empty line that ends the chat
     }

@@ -26,12 +26,16 @@ public sealed class CommandLineTests : IDisposable
         return c;
     }
 
-    /// <summary>The options a command accepts by its definitions: its own and the recursive ones of its ancestors (--help).</summary>
+    /// <summary>The options a command accepts by its definitions: its own (each name and long alias, as --model/--checkpoint) and the recursive ones of its ancestors (--help).</summary>
     private static SortedSet<string> DefinedOptions(IReadOnlyList<string> path)
     {
         var names = new SortedSet<string>(StringComparer.Ordinal);
         var command = CommandAt(path);
-        foreach (var o in command.Options) names.Add(o.Name);
+        foreach (var o in command.Options)
+        {
+            names.Add(o.Name);
+            foreach (var a in o.Aliases.Where(a => a.StartsWith("--", StringComparison.Ordinal))) names.Add(a);
+        }
         for (int depth = 0; depth < path.Count; depth++)
             foreach (var o in CommandAt(path.Take(depth).ToList()).Options.Where(o => o.Recursive))
                 names.Add(o.Name);
@@ -77,7 +81,7 @@ public sealed class CommandLineTests : IDisposable
         {
             var r = LLaDA.Cli.Cli.Root.Parse([.. path, name, "1"]);
             Assert.DoesNotContain(name, r.UnmatchedTokens);
-            Assert.NotNull(r.GetResult(CommandAt(path).Options.Concat(LLaDA.Cli.Cli.Root.Options).First(o => o.Name == name)));
+            Assert.NotNull(r.GetResult(CommandAt(path).Options.Concat(LLaDA.Cli.Cli.Root.Options).First(o => o.Name == name || o.Aliases.Contains(name))));
         }
     }
 
