@@ -37,7 +37,7 @@ public static class ChatCommand
             var c = check.Config;
             MemoryEstimate.Generate(c, Math.Max(0, c.MaxSequenceLength - cfg.GenLength), cfg.GenLength, cfg.CfgScale > 0, cfg.Cache != LLaDA.Nn.CacheMode.None).EnsureFits("lower --gen-length or use a smaller model");
         }, p.GetValue(RawWeights));
-        bool templated = model.ChatFormat is not null && LLaDA.Diffusion.Data.ChatTemplate.Supported(model.Tokenizer);
+        bool templated = LLaDA.Diffusion.Data.ChatTemplate.Applies(model.Tokenizer, model.ChatFormat);
         Console.Error.WriteLine($"chatting with {model.Directory} (empty line or Ctrl-D ends){(templated ? "" : " — no chat template: plain prompts")}");
         var session = model.StartChat();
         while (true)

@@ -31,6 +31,10 @@ public static class ChatTemplate
     /// <summary>True when the tokenizer knows LLaDA's header tokens.</summary>
     public static bool Supported(ITokenizer tok) => tok is BpeTokenizer b && b.TokenToId(StartHeader) is not null && b.TokenToId(EndHeader) is not null;
 
+    /// <summary>True when <paramref name="format"/> is rendered for this tokenizer: there is a template and the tokenizer has its
+    /// header token (our char tokenizers have none: they get plain prompts).</summary>
+    public static bool Applies(ITokenizer tok, ChatFormat? format) => format is not null && tok is BpeTokenizer b && b.TokenToId(format.HeaderStart) is not null;
+
     /// <summary>Templated ids of a conversation in LLaDA's format (<see cref="ChatFormat.Llada"/>); with <paramref name="addGenerationPrompt"/> it ends with the assistant header.</summary>
     public static int[] Encode(ITokenizer tok, IReadOnlyList<(string Role, string Content)> messages, bool addGenerationPrompt = true) =>
         Encode(tok, ChatFormat.Llada, messages, addGenerationPrompt);
@@ -39,8 +43,7 @@ public static class ChatTemplate
     /// null format or a tokenizer without the header tokens gives BOS + the plain texts.</summary>
     public static int[] Encode(ITokenizer tok, ChatFormat? format, IReadOnlyList<(string Role, string Content)> messages, bool addGenerationPrompt = true)
     {
-        // A template applies only when the tokenizer has its header token (our char tokenizers have none: plain prompts).
-        bool templated = format is not null && tok is BpeTokenizer b && b.TokenToId(format.HeaderStart) is not null;
+        bool templated = Applies(tok, format);
         var ids = new List<int>();
         if (tok.Specials.Bos is int bos && (!templated || format!.BosFirst)) ids.Add(bos);
         if (!templated)

@@ -239,7 +239,7 @@ public sealed class LladaModelTests(MiniCheckpointFixture mini) : IClassFixture<
         Assert.Equal("chat: message 0 has no role", Assert.Throws<ArgumentException>(() => model.Chat([new ChatMessage(" ", "x")])).Message);
         Assert.Equal("sampler: gen_length 10 is not a multiple of block_length 4",
             Assert.Throws<ArgumentException>(() => model.Generate("hi", new GenerationOptions { GenLength = 10, BlockLength = 4 })).Message);
-        Assert.Equal("the prompt (2 tokens) + the generated tokens (5000) exceeds the model's context (max_sequence_length 4096)",
+        Assert.Equal("the prompt (3 tokens) + the generated tokens (5000) exceeds the model's context (max_sequence_length 4096)",
             Assert.Throws<ArgumentException>(() => model.Generate("hi", new GenerationOptions { GenLength = 5000, BlockLength = 5000 })).Message);
         Assert.Contains("outside the vocabulary", Assert.Throws<ArgumentException>(() => model.GenerateIds([126080, 999999], model.ResolveOptions(null))).Message);
         Assert.Contains("contains the mask id", Assert.Throws<ArgumentException>(() => model.GenerateIds([126080, 126336], model.ResolveOptions(null))).Message);
