@@ -262,6 +262,20 @@ public sealed unsafe class CpuMatMulTests
 
     [Theory]
     [MemberData(nameof(KernelsAndTransposes))]
+    public void Sgemm_DecodingShapes_MatchesNaive(GemmKernel kernel, bool transA, bool transB)
+    {
+        // Few rows times a wide weight: with transB (x·Wᵀ) and m ≤ NR the product runs as Cᵀ = W·xᵀ, W read in place
+        // and C written transposed (edge merges on every tile); m = 2..16, odd n, beta ≠ 0, and m = 32 on the direct path.
+        foreach (int m in new[] { 2, 5, 8, 16, 32 })
+        {
+            AssertMatchesNaive(new Case(m, 1000, 300) { TransA = transA, TransB = transB, PadB = 3, PadC = 1, Beta = 0.5f, Seed = 180 + m }, kernel);
+        }
+
+        AssertMatchesNaive(new Case(7, 4100, 1030) { TransA = transA, TransB = transB, Alpha = 0.5f, Beta = 0f, NaNInC = true, Seed = 179 }, kernel);
+    }
+
+    [Theory]
+    [MemberData(nameof(KernelsAndTransposes))]
     public void Sgemm_OneAndTwoThreads_GiveIdenticalBits(GemmKernel kernel, bool transA, bool transB)
     {
         // The task grid and the k split depend on the shape only, so the bits do not depend on the worker count.
@@ -272,6 +286,7 @@ public sealed unsafe class CpuMatMulTests
             new Case(96, 80, 2100) { TransA = transA, TransB = transB, Alpha = 0.5f, Seed = 172 },
             new Case(700, 9, 500) { TransA = transA, TransB = transB, Seed = 173 },
             new Case(1, 900, 700) { TransA = transA, TransB = transB, Seed = 174 },
+            new Case(8, 1100, 600) { TransA = transA, TransB = transB, Beta = 1f, Seed = 176 },
             new Case(64, 64, 96) { Batch = 5, TransA = transA, TransB = transB, Beta = 1f, Seed = 175 },
         };
         foreach (Case t in cases)
