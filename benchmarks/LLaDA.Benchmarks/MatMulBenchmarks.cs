@@ -9,7 +9,11 @@ public class MatMulBenchmarks
 {
     private Tensor _a = null!, _b = null!, _c = null!;
 
-    [Params("256x256x256", "1024x1024x1024", "4096x512x2048", "4096x2048x512:NT", "512x4096x2048:TN")]
+    // Square, every layout at 1024³, the 4096-token transformer shapes, the deep dW shapes that split k (256x4096x256,
+    // 1024x4096x256), the LM head's dW, and decoding x·Wᵀ with 8 and 32 tokens (8 runs as Cᵀ = W·xᵀ).
+    [Params("256x256x256", "1024x1024x1024", "1024x1024x1024:NT", "1024x1024x1024:TN", "1024x1024x1024:TT",
+        "4096x512x2048", "4096x2048x512:NT", "512x4096x2048:TN", "256x4096x256:TN", "1024x4096x256:TN", "4096x4096x256:TN",
+        "8x256x1024:NT", "32x256x1024:NT")]
     public string Shape { get; set; } = "";
 
     [GlobalSetup]

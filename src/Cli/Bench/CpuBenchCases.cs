@@ -60,8 +60,14 @@ internal static class CpuBenchCases
             (4096, 256, 256, false, false, "d256 proj dX = dY·W"),
             (256, 4096, 256, true, false, "d256 proj dW = dYᵀ·X"),
             (4096, 256, 1024, false, true, "MLP up x·Wᵀ"),
+            (4096, 1024, 256, false, false, "MLP up dX = dY·W"),
             (1024, 4096, 256, true, false, "MLP up dW"),
             (4096, 1024, 256, false, true, "MLP down x·Wᵀ"),
+            (4096, 256, 1024, false, false, "MLP down dX = dY·W"),
+            (256, 4096, 1024, true, false, "MLP down dW"),
+            (4096, 256, 4096, false, true, "LM head x·Wᵀ"),
+            (4096, 4096, 256, false, false, "LM head dX = dY·W"),
+            (4096, 4096, 256, true, false, "LM head dW = dYᵀ·X"),
         };
         if (quick) cases.RemoveAll(c => c.M == 1024 && (c.TA || c.TB));
         foreach (var (m, k, n, ta, tb, label) in cases)
@@ -71,6 +77,19 @@ internal static class CpuBenchCases
             using var c = Tensor.Empty([m, n], backend: Backend);
             string shape = $"M{m} K{k} N{n} {(ta ? "T" : "N")}{(tb ? "T" : "N")}";
             yield return Time("matmul", shape, 2.0 * m * n * k, 0, budget, () => c.MatMulInto(a, b), label == "" ? null : label);
+        }
+        // Decoding: the bench preset's forward projections x·Wᵀ at M = 1..32 tokens (a block of 32 is one forward of
+        // block decoding). The weights are read once per call, so these are bounded by bandwidth as much as by the FMA
+        // peak: the fraction printed is of the nearer limit (bytes = weights + activations, counted once).
+        foreach (var (k, n, label) in new[] { (256, 1024, "decode MLP up"), (1024, 256, "decode MLP down"), (256, 4096, "decode LM head") })
+        {
+            foreach (int m in quick ? new[] { 1, 32 } : new[] { 1, 4, 8, 16, 32 })
+            {
+                using var a = Tensor.Rand([m, k], 1, backend: Backend);
+                using var w = Tensor.Rand([n, k], 2, backend: Backend).Transpose(0, 1);
+                using var c = Tensor.Empty([m, n], backend: Backend);
+                yield return Time("matmul.decode", $"M{m} K{k} N{n} NT", 2.0 * m * n * k, 4.0 * ((double)k * n + (double)m * k + (double)m * n), budget, () => c.MatMulInto(a, w), label);
+            }
         }
         // Batched products of attention-sized heads: (B·H, T, HS)·(B·H, HS, T).
         {

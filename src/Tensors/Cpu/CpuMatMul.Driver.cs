@@ -83,8 +83,29 @@ public static unsafe partial class CpuMatMul
             TransposedC = !g.TransposedC;
         }
 
+        private GemmArgs(in GemmArgs g, int k0, int k1, float* partial)
+        {
+            // Steps [k0, k1) of the same product: op(A)(i, k0 + p) and op(B)(k0 + p, j). With a partial buffer the
+            // result goes there instead (row-major M×N in this problem's coordinates, overwritten: beta = 0).
+            this = g;
+            K = k1 - k0;
+            A = g.A + (g.TransA ? k0 * g.Lda : k0);
+            B = g.B + (g.TransB ? k0 : k0 * g.Ldb);
+            if (partial != null)
+            {
+                C = partial;
+                Ldc = g.N;
+                StrideC = (nint)g.M * g.N;
+                Beta = 0f;
+                TransposedC = false;
+            }
+        }
+
         /// <summary>Gets the same product computed as Cᵀ = op(B)ᵀ·op(A)ᵀ (m and n swap; C is written transposed).</summary>
         public GemmArgs Swapped() => new(in this);
+
+        /// <summary>Gets the product over steps [k0, k1) only, written to C (partial == null) or overwriting a partial buffer.</summary>
+        public GemmArgs KRange(int k0, int k1, float* partial) => new(in this, k0, k1, partial);
     }
 
     /// <summary>Runs the blocked loops for rows [i0, i1) × columns [j0, j1) of C[batchIndex] on the calling thread.</summary>
@@ -281,6 +302,7 @@ public static unsafe partial class CpuMatMul
             PackedB,
             EdgeTile,
             Vector,
+            PartialC,
             Count,
         }
 

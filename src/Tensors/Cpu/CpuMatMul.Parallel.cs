@@ -5,12 +5,16 @@ using System.Threading;
 namespace LLaDA.Tensors.Cpu;
 
 // Work split: every C[b] is cut into a gm×gn grid of rectangles (multiples of MR×NR), and the tasks
-// (batch × gm × gn of them) are claimed dynamically with one Interlocked counter by the calling thread and
+// (batch × kParts × gm × gn of them) are claimed dynamically with one Interlocked counter by the calling thread and
 // ProcessorCount−1 thread-pool helpers. Each task runs the whole blocked driver on its rectangle with its own
 // per-thread packing buffers, so tasks share nothing but the counter: no barriers, and the caller alone can finish
 // every task if no helper ever starts (no deadlock when the pool is busy). The price is that a column strip packs its
 // rows of A once per strip and a row strip its columns of B, so the grid is kept small (≈2 tasks per core) and shaped to
-// minimise that repacking; two tasks per core still balance well when another process steals time on one core.
+// minimise that repacking (one task per worker: each extra strip repacks a whole operand).
+// A deep, narrow product (k ≥ 4·max(m, n), the weight gradients dW = Xᵀ·dY of a projection: m, n = d_model, k = tokens)
+// has too few C tiles to share without repacking both operands, so its k range is split in two (kParts = 2): part 0
+// writes alpha·P0 + beta·C into C, part 1 writes alpha·P1 into a scratch M×N buffer, and C += that buffer once both are
+// done. The split depends on the shape alone, never on the worker count, so every thread count gives the same bits.
 // Small products run on the calling thread: below ParallelThresholdFlops waking a helper costs more than it saves.
 public static unsafe partial class CpuMatMul
 {
@@ -20,9 +24,16 @@ public static unsafe partial class CpuMatMul
     private const long ParallelThresholdFlops = 900_000;
 
     /// <summary>Tasks per worker thread wanted in the grid (load balance versus repacking).</summary>
-    /// <remarks>On a quiet machine 1 and 2 measured the same (1024³: 213 vs 211 GFLOP/s) and 3–4 lost 3–8 % to
-    /// repacking; 2 lets the faster thread take over a task when another process preempts one core.</remarks>
-    private const int TasksPerWorker = 2;
+    /// <remarks>On Zen 4 1 and 2 measured the same (1024³: 213 vs 211 GFLOP/s) and 3–4 lost 3–8 % to repacking. On
+    /// the Zen 3 VM (2 cores, chrt -f 50, best of 3 runs) 1 beat 2: 1024³ TN 64 → 71–78 % of the FMA peak, the d256
+    /// dW shape M256 K4096 N256 TN 39 → 57–60 %: with 2 tasks per worker every operand block is packed twice.</remarks>
+    private const int TasksPerWorker = 1;
+
+    /// <summary>A product is split along k when k is at least this many times max(m, n) (and k ≥ <see cref="KSplitMinDepth"/>).</summary>
+    private const int KSplitRatio = 4;
+
+    /// <summary>Smallest k that is split (below it the reduction pass costs more than the repacking it saves).</summary>
+    private const int KSplitMinDepth = 1024;
 
     /// <summary>Matrix-vector tasks cover at least this many outputs.</summary>
     private const int GemvMinOutputsPerTask = 256;
@@ -34,8 +45,16 @@ public static unsafe partial class CpuMatMul
         public readonly bool Gemv;
         public readonly int Gm, Gn, UnitM, UnitN, TaskCount, Workers;
 
-        public GemmPlan(GemmKernel kernel, bool gemv, int gm, int gn, int unitM, int unitN, int taskCount, int workers)
+        /// <summary>Parts the k range is split into (1 or 2); part 1 writes into <see cref="Partial"/>.</summary>
+        public readonly int KParts;
+
+        /// <summary>Where k part 1 writes alpha·P1 (row-major M×N of the problem), or null when KParts == 1.</summary>
+        public readonly float* Partial;
+
+        public GemmPlan(GemmKernel kernel, bool gemv, int gm, int gn, int unitM, int unitN, int taskCount, int workers, int kParts, float* partial)
         {
+            KParts = kParts;
+            Partial = partial;
             Kernel = kernel;
             Gemv = gemv;
             Gm = gm;
@@ -59,11 +78,55 @@ public static unsafe partial class CpuMatMul
             {
                 RunTask(in g, in plan, t);
             }
-
-            return;
+        }
+        else
+        {
+            ParallelJob.Run(in g, in plan);
         }
 
-        ParallelJob.Run(in g, in plan);
+        if (plan.KParts > 1)
+        {
+            AddPartial(in g, plan.Partial);
+        }
+    }
+
+    /// <summary>Whether the product's k range is split in two (a function of the shape only, see the file header).</summary>
+    private static bool SplitsK(in GemmArgs g) =>
+        g.Batch == 1 && g.M > 1 && g.N > 1 && g.K >= KSplitMinDepth && g.K >= KSplitRatio * (long)Math.Max(g.M, g.N);
+
+    /// <summary>The first step of k part 1: half of k rounded up to a multiple of 16 (aligned packing reads).</summary>
+    private static int KSplitPoint(int k) => Math.Min(k, RoundUp((k + 1) / 2, 16));
+
+    /// <summary>C += partial: adds k part 1 (already scaled by alpha) into C, in this problem's coordinates.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AddPartial(in GemmArgs g, float* partial)
+    {
+        for (int i = 0; i < g.M; i++)
+        {
+            float* p = partial + (nint)i * g.N;
+            if (g.TransposedC)
+            {
+                float* c = g.C + i;
+                for (int j = 0; j < g.N; j++)
+                {
+                    c[j * g.Ldc] += p[j];
+                }
+            }
+            else
+            {
+                float* c = g.C + i * g.Ldc;
+                int j = 0;
+                for (; j + 8 <= g.N; j += 8)
+                {
+                    System.Runtime.Intrinsics.Vector256.Store(System.Runtime.Intrinsics.Vector256.Load(c + j) + System.Runtime.Intrinsics.Vector256.Load(p + j), c + j);
+                }
+
+                for (; j < g.N; j++)
+                {
+                    c[j] += p[j];
+                }
+            }
+        }
     }
 
     /// <summary>
@@ -77,14 +140,27 @@ public static unsafe partial class CpuMatMul
     /// n = 64 TN 125 → 150; n = 128 was even. With transA = false the direct problem reads A in place and pads at most
     /// NarrowNR − 1 columns, which beat transposing A during packing for every n measured (3…32).
     /// </remarks>
+    /// <remarks>
+    /// Also for a short C times a transposed B (m ≤ NR, m &lt; n, transA = false, transB = true): the decoding forward
+    /// x·Wᵀ with a few tokens. Direct, every call packs all of W (a transposing pack, written out and read back) for a
+    /// handful of A rows; swapped, W becomes the A operand and is read once in place (n' = m ≤ 4·NR panels), only the
+    /// m×k activations are packed. Same products in the same k order, so C is unchanged up to the write-back rounding.
+    /// Measured (Zen 3, 2 threads, chrt -f 50, best of 3 runs, k·n = 256·1024 / 1024·256 / 256·4096): m = 8 38 → 55 /
+    /// 38 → 51 / 39 → 61 % of the FMA peak, m = 16 58 → 69 %; m = 32 was 2–5 % slower swapped, so it stays direct.
+    /// </remarks>
     private static bool PreferTransposedProblem(in GemmArgs g, GemmKernel kernel)
     {
-        if (g.M == 1 || g.N == 1 || !g.TransA)
+        if (g.M == 1 || g.N == 1)
         {
             return false;
         }
 
         (_, int nr, _) = TileShape(kernel);
+        if (!g.TransA)
+        {
+            return g.TransB && g.M <= nr && g.M < g.N;
+        }
+
         return g.N <= 2 * nr && g.N < g.M;
     }
 
@@ -111,17 +187,19 @@ public static unsafe partial class CpuMatMul
 
         long flops = 2L * g.Batch * g.M * g.N * Math.Max(g.K, 1);
         int workers = flops < ParallelThresholdFlops ? 1 : CpuParallel.Threads;
+        int kParts = !gemv && SplitsK(in g) ? 2 : 1;
+        float* partial = kParts > 1 ? Scratch.ForCurrentThread().Get(Scratch.Slot.PartialC, (nint)g.M * g.N) : null;
         int gm = 1, gn = 1;
         if (workers > 1)
         {
-            int wantedPerMatrix = (workers * TasksPerWorker + g.Batch - 1) / g.Batch;
+            int wantedPerMatrix = (workers * TasksPerWorker + g.Batch * kParts - 1) / (g.Batch * kParts);
             ChooseGrid(g.M, g.N, unitM, unitN, wantedPerMatrix, out gm, out gn);
         }
 
-        long tasks = (long)g.Batch * gm * gn;
+        long tasks = (long)g.Batch * kParts * gm * gn;
         int taskCount = (int)Math.Min(tasks, int.MaxValue);
         workers = (int)Math.Min(workers, taskCount);
-        return new GemmPlan(kernel, gemv, gm, gn, unitM, unitN, taskCount, workers);
+        return new GemmPlan(kernel, gemv, gm, gn, unitM, unitN, taskCount, workers, kParts, partial);
     }
 
     /// <summary>
@@ -160,8 +238,10 @@ public static unsafe partial class CpuMatMul
     private static void RunTask(in GemmArgs g, in GemmPlan plan, int t)
     {
         int perMatrix = plan.Gm * plan.Gn;
-        int bi = t / perMatrix;
-        int cell = t - bi * perMatrix;
+        int rest = t / perMatrix;
+        int cell = t - rest * perMatrix;
+        int bi = rest / plan.KParts;
+        int kPart = rest - bi * plan.KParts;
         int ti = cell / plan.Gn;
         int tj = cell - ti * plan.Gn;
         Split(g.M, plan.UnitM, plan.Gm, ti, out int i0, out int i1);
@@ -177,7 +257,22 @@ public static unsafe partial class CpuMatMul
             return;
         }
 
-        switch (plan.Kernel)
+        if (plan.KParts > 1)
+        {
+            // Batch is 1 here (SplitsK): part 0 is steps [0, split) into C, part 1 steps [split, k) into the partial buffer.
+            int split = KSplitPoint(g.K);
+            GemmArgs part = kPart == 0 ? g.KRange(0, split, null) : g.KRange(split, g.K, plan.Partial);
+            RunRectangle(in part, plan.Kernel, 0, i0, i1, j0, j1);
+            return;
+        }
+
+        RunRectangle(in g, plan.Kernel, bi, i0, i1, j0, j1);
+    }
+
+    /// <summary>Runs the blocked driver of the plan's kernel on one rectangle of C[bi].</summary>
+    private static void RunRectangle(in GemmArgs g, GemmKernel kernel, int bi, int i0, int i1, int j0, int j1)
+    {
+        switch (kernel)
         {
             case GemmKernel.Vector512:
                 RunBlocked<Avx512Kernel6x64>(in g, bi, i0, i1, j0, j1);

@@ -237,6 +237,84 @@ public sealed unsafe class CpuMatMulTests
     }
 
     [Theory]
+    [MemberData(nameof(KernelsAndTransposes))]
+    public void Sgemm_OddSizesEveryLayout_MatchesNaive(GemmKernel kernel, bool transA, bool transB)
+    {
+        // Sizes that are multiples of no MR, NR or KC, in every layout, with padded leading dimensions.
+        AssertMatchesNaive(new Case(13, 29, 37) { TransA = transA, TransB = transB, PadA = 1, PadB = 2, PadC = 3, Beta = 0.5f, Seed = 151 }, kernel);
+        AssertMatchesNaive(new Case(131, 67, 263) { TransA = transA, TransB = transB, Alpha = -1.5f, Seed = 152 }, kernel);
+        AssertMatchesNaive(new Case(2, 3, 5) { TransA = transA, TransB = transB, Beta = 1f, Seed = 153 }, kernel);
+    }
+
+    [Theory]
+    [MemberData(nameof(KernelsAndTransposes))]
+    public void Sgemm_DeepNarrowKSplit_MatchesNaive(GemmKernel kernel, bool transA, bool transB)
+    {
+        // k ≥ 1024 and k ≥ 4·max(m, n): the k range is split in two, part 1 goes through the partial buffer and is added
+        // into C afterwards. Covers alpha and beta (part 0 alone applies beta), NaN in C with beta = 0, odd k (the split
+        // point is rounded to 16), a problem run transposed (transA with n ≤ 2·NR: the partial is in problem coordinates,
+        // C is written transposed), and a shape just below the split threshold.
+        AssertMatchesNaive(new Case(37, 45, 2100) { TransA = transA, TransB = transB, Alpha = 2f, Beta = 0.5f, Seed = 161 }, kernel);
+        AssertMatchesNaive(new Case(64, 30, 1031) { TransA = transA, TransB = transB, PadA = 3, PadB = 1, PadC = 2, Beta = 0f, NaNInC = true, Seed = 162 }, kernel);
+        AssertMatchesNaive(new Case(200, 20, 1100) { TransA = transA, TransB = transB, Beta = 1f, Seed = 163 }, kernel);
+        AssertMatchesNaive(new Case(257, 255, 1027) { TransA = transA, TransB = transB, Beta = 0.25f, Seed = 164 }, kernel);
+    }
+
+    [Theory]
+    [MemberData(nameof(KernelsAndTransposes))]
+    public void Sgemm_DecodingShapes_MatchesNaive(GemmKernel kernel, bool transA, bool transB)
+    {
+        // Few rows times a wide weight: with transB (x·Wᵀ) and m ≤ NR the product runs as Cᵀ = W·xᵀ, W read in place
+        // and C written transposed (edge merges on every tile); m = 2..16, odd n, beta ≠ 0, and m = 32 on the direct path.
+        foreach (int m in new[] { 2, 5, 8, 16, 32 })
+        {
+            AssertMatchesNaive(new Case(m, 1000, 300) { TransA = transA, TransB = transB, PadB = 3, PadC = 1, Beta = 0.5f, Seed = 180 + m }, kernel);
+        }
+
+        AssertMatchesNaive(new Case(7, 4100, 1030) { TransA = transA, TransB = transB, Alpha = 0.5f, Beta = 0f, NaNInC = true, Seed = 179 }, kernel);
+    }
+
+    [Theory]
+    [MemberData(nameof(KernelsAndTransposes))]
+    public void Sgemm_OneAndTwoThreads_GiveIdenticalBits(GemmKernel kernel, bool transA, bool transB)
+    {
+        // The task grid and the k split depend on the shape only, so the bits do not depend on the worker count.
+        // Shapes: multithreaded grid, the k split, the transposed problem, the vector path, batched.
+        var cases = new[]
+        {
+            new Case(300, 517, 1030) { TransA = transA, TransB = transB, Beta = 0.5f, Seed = 171 },
+            new Case(96, 80, 2100) { TransA = transA, TransB = transB, Alpha = 0.5f, Seed = 172 },
+            new Case(700, 9, 500) { TransA = transA, TransB = transB, Seed = 173 },
+            new Case(1, 900, 700) { TransA = transA, TransB = transB, Seed = 174 },
+            new Case(8, 1100, 600) { TransA = transA, TransB = transB, Beta = 1f, Seed = 176 },
+            new Case(64, 64, 96) { Batch = 5, TransA = transA, TransB = transB, Beta = 1f, Seed = 175 },
+        };
+        foreach (Case t in cases)
+        {
+            float[] one, two;
+            using (CpuParallel.Use(1))
+            {
+                one = RunSgemm(t, kernel);
+            }
+
+            using (CpuParallel.Use(2))
+            {
+                two = RunSgemm(t, kernel);
+            }
+
+            for (int i = 0; i < one.Length; i++)
+            {
+                if (BitConverter.SingleToInt32Bits(one[i]) != BitConverter.SingleToInt32Bits(two[i]))
+                {
+                    Assert.Fail($"{kernel} {t}: element {i} is {one[i]:G9} with 1 thread but {two[i]:G9} with 2.");
+                }
+            }
+
+            AssertMatchesNaive(t, kernel);
+        }
+    }
+
+    [Theory]
     [MemberData(nameof(Kernels))]
     public void Sgemm_WideNCrossesNcBlock_MatchesNaive(GemmKernel kernel)
     {
@@ -455,6 +533,23 @@ public sealed unsafe class CpuMatMulTests
 
             Assert.Fail(message.ToString());
         }
+    }
+
+    /// <summary>Runs the case through Sgemm alone (inputs as in <see cref="AssertMatchesNaive"/>, no pads) and returns C.</summary>
+    private static float[] RunSgemm(Case t, GemmKernel kernel)
+    {
+        int lda = t.TransA ? t.M : t.K, ldb = t.TransB ? t.K : t.N, ldc = t.N;
+        long sizeA = (long)(t.TransA ? t.K : t.M) * lda, sizeB = (long)(t.TransB ? t.N : t.K) * ldb, sizeC = (long)t.M * ldc;
+        var random = new Random(t.Seed);
+        float[] a = RandomArray(random, sizeA * t.Batch);
+        float[] b = RandomArray(random, sizeB * t.Batch);
+        float[] c = RandomArray(random, sizeC * t.Batch);
+        fixed (float* pa = a, pb = b, pc = c)
+        {
+            CpuMatMul.Sgemm(t.Batch, t.M, t.N, t.K, t.Alpha, pa, lda, sizeA, t.TransA, pb, ldb, sizeB, t.TransB, t.Beta, pc, ldc, sizeC, kernel);
+        }
+
+        return c;
     }
 
     private static string Describe(long flat, long strideC, int ldc)
