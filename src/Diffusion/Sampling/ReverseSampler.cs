@@ -112,7 +112,9 @@ public sealed class ReverseSampler(ILogitsModel model, SpecialTokens specials)
     }
 
     /// <summary>Whether this run samples through the fused LM head (see <see cref="SamplerConfig.FusedHead"/>).</summary>
-    private bool UsesFusedHead(SamplerConfig cfg) => cfg.FusedHead && model is IHiddenStatesModel && !cfg.UnmaskingPolicy.UsesLogits;
+    /// <remarks>Not for a policy of one's own that scores on the host from the logits (no backend score, <see cref="IUnmaskingPolicy.UsesLogits"/>).</remarks>
+    private bool UsesFusedHead(SamplerConfig cfg)
+        => cfg.FusedHead && model is IHiddenStatesModel && !(cfg.UnmaskingPolicy.BackendScore == TokenScore.None && cfg.UnmaskingPolicy.UsesLogits);
 
     /// <summary>Logits (ModelRows, w, V) — or with <paramref name="hidden"/> the final hidden states (ModelRows, w, C) — of block positions [lo, hi) on the model's backend (conditional rows, then the unconditional ones under CFG); they belong to the caller's TensorScope.</summary>
     private Tensor Predict(State st, int lo, int hi, ref KvCache? cache, bool full, bool hidden)

@@ -125,7 +125,8 @@ public class HeadSamplingTests(IlgpuFixture fx)
         using var m = new MaskPredictor(cfg, 5, fx.Gpu);
         var sampler = new ReverseSampler(new MaskPredictorLogits(m), Sp);
         int[][] prompts = [[2, 5, 6, 7], [2, 9]];
-        foreach (var c in FusedHeadModes.Configs(dense: false))
+        // Three modes (the CPU accelerator is slow): quota, CFG + entropy + Gumbel noise, dual cache + threshold; every mode runs on the CPU backend.
+        foreach (var c in FusedHeadModes.Configs(dense: false).Where((_, i) => i is 0 or 2 or 5))
         {
             var fused = sampler.Generate(prompts, c);
             var plain = sampler.Generate(prompts, c with { FusedHead = false });
