@@ -84,7 +84,7 @@ public sealed unsafe class CpuMemoryPool
             }
             classBytes = want;
             BytesInUse += classBytes;
-                if (BytesInUse > PeakBytesInUse) PeakBytesInUse = BytesInUse;
+            if (BytesInUse > PeakBytesInUse) PeakBytesInUse = BytesInUse;
             BytesReserved += classBytes;
             FreshBytes += classBytes;
             FreshBlocks++;
