@@ -71,6 +71,9 @@ public sealed class MaskPredictor : Module
         return y;
     }
 
+    /// <summary>The LM head as stored, (Rows, C) (out, in): ff_out's weight, or the embedding when tied; <see cref="Logits(Variable)"/> is hidden·HeadWeightᵀ (what a fused head reads, e.g. IBackend.SampleTokensHead).</summary>
+    public Tensor HeadWeight => (Head?.Weight ?? Wte.Weight).Data;
+
     /// <summary>Logits (…, V) of hidden states (…, C).</summary>
     public Variable Logits(Variable hidden) => Head is not null ? Head.Forward(hidden) : F.Linear(hidden, Wte.Weight);
 

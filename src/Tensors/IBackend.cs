@@ -124,6 +124,17 @@ public interface IBackend : IDisposable
     /// <remarks>Bit-identical to <see cref="TokenSampler.Sample"/> per position (a broken raw row gives its status code). Only these B·W values need to leave the device; a fused LM-head path may write them directly.</remarks>
     void SampleTokens(Tensor logits, in TokenSampling s, Tensor tokens, Tensor scores);
 
+    /// <summary>SampleTokens fused with the LM head: tokens (N) I32 and scores (N) F64 of N decision sites, equal to <see cref="SampleTokens"/> of logits = hidden·weight[0..vocab)ᵀ (+ bias), computed <paramref name="tile"/> vocabulary columns at a time so that no (N, V) logits tensor exists.</summary>
+    /// <remarks>
+    /// hidden (R·N, C) F32 contiguous: the final-normed hidden states of the sites, R = 1, or 2 under CFG (conditional rows,
+    /// then the unconditional ones); weight (rows ≥ vocab, C) F32/BF16/F16 contiguous (the head as stored (out, in), or the
+    /// tied embedding); bias (vocab) F32 or null (added to every logit, e.g. the sampler's ban row); sites (N, 2) I32 contiguous:
+    /// (batch row b, block column j), keying the noise as SampleTokens' (b, Start + j). Per tile: a GEMM into an (R·N, tile)
+    /// scratch, then <see cref="HeadSampler.Update"/> over the tile's tokens in order. x0 and the status codes are
+    /// SampleTokens' bit for bit; the scores equal them to float64 rounding (online partition, see <see cref="HeadSampler"/>).
+    /// </remarks>
+    void SampleTokensHead(Tensor hidden, Tensor weight, Tensor? bias, Tensor sites, int vocab, in TokenSampling s, int tile, Tensor tokens, Tensor scores);
+
     /// <summary>take (B, W) I32 = 1 where the step commits: the candidates (B, W) I32 ≠ 0, sorted by scores (B, W) F64 (higher first, ties: lower column), of which <see cref="TransferRules.Count{T}"/> commits the first; the rule reads thresholdValues (B, W) F64 when given, else the scores (exp of them with ExpScale); quota (B) I32.</summary>
     void SelectTransfer(Tensor scores, Tensor? thresholdValues, Tensor candidates, Tensor quota, in TransferRule rule, Tensor take);
 

@@ -28,11 +28,12 @@ public static class BenchCommand
         Adamw,
         Train,
         Sample,
+        SampleHead,
     }
 
     private static readonly Choices<Family> Families = Choices<Family>.KebabCase();
 
-    private static readonly Argument<Named<Family>> Op = Opt.ChoiceArgument("op", "what to time (sample: decoding modes at gen length 256)", Families, Family.All);
+    private static readonly Argument<Named<Family>> Op = Opt.ChoiceArgument("op", "what to time (sample: decoding modes at gen length 256; sample-head: one sampler step fused vs unfused LM head at vocabulary 126,464)", Families, Family.All);
     private static readonly Option<bool> Json = Opt.Json();
     private static readonly Option<bool> Quick = Opt.Flag("quick", "shorter timing budget per case");
     private static readonly Option<bool> Profile = Opt.Flag("profile", "per-op time of the autograd ops (train)");

@@ -24,6 +24,7 @@ internal static class CpuBenchCases
         "adamw" => AdamW(budget),
         "train" => Train(budget, quick),
         "sample" => Sample(quick),
+        "sample-head" => SampleHead(quick),
         _ => [],
     };
 
@@ -329,5 +330,43 @@ internal static class CpuBenchCases
                 + (SampleCheckpoint is null ? " (random weights: no confidence reaches a threshold; --checkpoint DIR for a trained model)" : ""))
             { TokensPerSecond = gen / (ms / 1000) };
         }
+    }
+
+    /// <summary>Sampler steps at LLaDA's vocabulary of 126,464 (bench-preset body, random weights), the LM head fused with the token choice
+    /// over vocabulary tiles vs the unfused reference (full (B, L, V) logits, then SampleTokens): ms and head+body GFLOP per step, and the
+    /// pool's high-water mark above the model during the run.</summary>
+    private static IEnumerable<BenchResult> SampleHead(bool quick)
+    {
+        const int vocab = 126464;
+        var mc = Presets.Bench(vocab);
+        using var model = new MaskPredictor(mc, 1, Backend);
+        var sp = new LLaDA.Diffusion.Data.SpecialTokens(Eos: mc.EosTokenId, Mask: mc.MaskTokenId, Bos: mc.BosTokenId);
+        int[] prompt = [mc.BosTokenId!.Value, 5, 6, 7, 8, 9, 10];
+        int gen = quick ? 32 : 64, block = 32, l = prompt.Length + gen;
+        var sampler = new LLaDA.Diffusion.Sampling.ReverseSampler(new LLaDA.Diffusion.Sampling.MaskPredictorLogits(model), sp);
+        var baseCfg = new LLaDA.Diffusion.Sampling.SamplerConfig { GenLength = gen, BlockLength = block, Steps = gen };
+        var modes = new (string Name, LLaDA.Diffusion.Sampling.SamplerConfig Cfg)[]
+        {
+            ("greedy confidence", baseCfg),
+            ("T 1 margin", baseCfg with { Temperature = 1, Remasking = LLaDA.Diffusion.Sampling.Remasking.Margin, Seed = 1 }),
+        };
+        var pool = (Backend as CpuBackend)?.Pool;
+        foreach (var (name, cfg0) in modes)
+            foreach (bool fused in new[] { true, false })
+            {
+                var cfg = cfg0 with { FusedHead = fused };
+                sampler.Generate([prompt], cfg with { GenLength = block, BlockLength = block, Steps = 2 }); // JIT and pool warm-up
+                long before = pool?.BytesInUse ?? 0;
+                pool?.ResetPeak();
+                long flops0 = CpuFlops.Executed;
+                var sw = System.Diagnostics.Stopwatch.StartNew();
+                var r = sampler.Generate([prompt], cfg);
+                double ms = sw.Elapsed.TotalMilliseconds / r.Steps;
+                double flops = Backend is CpuBackend ? (double)(CpuFlops.Executed - flops0) / r.Steps : 0;
+                long peak = pool is null ? 0 : pool.PeakBytesInUse - before;
+                double logitsMiB = 4.0 * l * vocab / (1 << 20);
+                yield return new BenchResult("sample head", $"{(fused ? "fused" : "unfused")} {name}: V {vocab} L {l} block {block}", ms, ms, flops, 0, 1,
+                    $"per step; peak pool {peak / (double)(1 << 20):F1} MiB above the model (one L×V logits tensor: {logitsMiB:F1} MiB); {r.Steps} steps");
+            }
     }
 }

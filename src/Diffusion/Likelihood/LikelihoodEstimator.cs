@@ -77,7 +77,92 @@ public sealed class LikelihoodEstimator(ILogitsModel model, SpecialTokens specia
     }
 
     /// <summary>One Monte-Carlo batch: row r masks the answer positions <paramref name="answerPositions"/>[r] (indices into the answer) of seq = prompt ++ answer; returns Σ_r Σ_masked CE / p_mask / b with p_mask = n_r / T.</summary>
+    /// <remarks>With a model that exposes its hidden states (<see cref="IHiddenStatesModel"/>) only the masked positions' rows go
+    /// through the LM head (<see cref="MaskedCrossEntropy"/>); otherwise the full logits (<see cref="BatchLossFullLogits"/>, the reference).</remarks>
     internal double BatchLoss(int[] seq, int promptLength, int[][] answerPositions, double cfgScale)
+    {
+        if (model is not IHiddenStatesModel hm) return BatchLossFullLogits(seq, promptLength, answerPositions, cfgScale);
+        int p = promptLength, l = seq.Length, t = l - p, b = answerPositions.Length;
+        var ids = MaskedIds(seq, p, answerPositions);
+        var at = new List<int>();
+        var targets = new List<int>();
+        var scale = new List<double>();
+        for (int r = 0; r < b; r++)
+            foreach (int j in answerPositions[r])
+            {
+                at.Add(r * l + p + j);
+                targets.Add(seq[p + j]);
+                scale.Add((double)t / answerPositions[r].Length); // 1 / p_mask with p_mask = n/T
+            }
+        var ce = MaskedCrossEntropy(hm, ids, b, l, p, cfgScale, at, targets);
+        double loss = 0;
+        for (int k = 0; k < ce.Length; k++) loss += ce[k] * scale[k];
+        return loss / b;
+    }
+
+    /// <summary>Sequences (b, L) of prompt ++ answer with the given answer positions masked.</summary>
+    private int[] MaskedIds(int[] seq, int p, int[][] answerPositions)
+    {
+        int l = seq.Length, b = answerPositions.Length;
+        var ids = new int[b * l];
+        for (int r = 0; r < b; r++)
+        {
+            seq.CopyTo(ids, r * l);
+            foreach (int j in answerPositions[r]) ids[r * l + p + j] = specials.Mask;
+        }
+        return ids;
+    }
+
+    /// <summary>Sites scored per LM-head call: bounds the (R·sites, V) logits of one chunk (32 × 126,464 × 4 B ≈ 16 MB per half).</summary>
+    private const int HeadChunk = 32;
+
+    /// <summary>Cross-entropy in float64 of the tokens <paramref name="targets"/> at the flattened positions <paramref name="at"/> of ids (b, L): one forward for the hidden states, then the LM head on the gathered rows of those positions only (CFG: u + (w + 1)(c − u) per site).</summary>
+    private double[] MaskedCrossEntropy(IHiddenStatesModel hm, int[] ids, int b, int l, int p, double cfg, List<int> at, List<int> targets)
+    {
+        using var scope = new TensorScope();
+        int v = model.VocabSize, halves = cfg > 0 ? 2 : 1, n = at.Count;
+        var input = ids;
+        if (cfg > 0)
+        {
+            input = new int[2 * b * l];
+            ids.CopyTo(input, 0);
+            for (int r = 0; r < b; r++)
+                for (int j = 0; j < l; j++) input[(b + r) * l + j] = j < p ? specials.Mask : ids[r * l + j];
+        }
+        var hidden = hm.Hidden(Tensor.FromArray(input, [halves * b, l], model.Backend), 0, null, LLaDA.Nn.CacheMode.None, null, null); // (R·b, L, C)
+        int c = hidden.Dim(2);
+        var table = hidden.View(halves * b * l, c);
+        var head = hm.HeadWeight.Narrow(0, 0, v).MT;                                                      // (C, V)
+        var ce = new double[n];
+        for (int q0 = 0; q0 < n; q0 += HeadChunk)
+        {
+            using var chunkScope = new TensorScope();
+            int m = Math.Min(HeadChunk, n - q0);
+            var rows = new int[halves * m];
+            for (int q = 0; q < m; q++)
+                for (int h = 0; h < halves; h++) rows[h * m + q] = h * b * l + at[q0 + q];
+            var logits = Tensor.Embedding(table, Tensor.FromArray(rows, [halves * m], model.Backend)).MatMul(head).ToArray(); // (R·m, V)
+            FiniteLogits.Ensure(logits, v, "likelihood");
+            for (int q = 0; q < m; q++)
+            {
+                var cond = new ReadOnlySpan<float>(logits, q * v, v);
+                var uncond = cfg > 0 ? new ReadOnlySpan<float>(logits, (m + q) * v, v) : default;
+                double max = double.NegativeInfinity;
+                for (int k = 0; k < v; k++) max = Math.Max(max, Guided(cond, uncond, cfg, k));
+                double sum = 0;
+                for (int k = 0; k < v; k++) sum += Math.Exp(Guided(cond, uncond, cfg, k) - max);
+                ce[q0 + q] = max + Math.Log(sum) - Guided(cond, uncond, cfg, targets[q0 + q]);
+            }
+        }
+        return ce;
+    }
+
+    /// <summary>Logit k in double: c, or u + (w + 1)(c − u) (the difference in float, as <see cref="Logits"/>).</summary>
+    private static double Guided(ReadOnlySpan<float> cond, ReadOnlySpan<float> uncond, double cfg, int k)
+        => cfg > 0 ? uncond[k] + (cfg + 1) * (cond[k] - uncond[k]) : cond[k];
+
+    /// <summary><see cref="BatchLoss"/> from the full (b, L, V) logits of every position: the slow obvious reference of the masked-only path, and the path for models without hidden-state access.</summary>
+    internal double BatchLossFullLogits(int[] seq, int promptLength, int[][] answerPositions, double cfgScale)
     {
         int p = promptLength, l = seq.Length, t = l - p, b = answerPositions.Length, v = model.VocabSize;
         var ids = new int[b * l];

@@ -21,8 +21,18 @@ public interface ICachedLogitsModel : ILogitsModel
     Tensor Logits(Tensor ids, int start, KvCache? cache, CacheMode mode, Action<KvCache>? record, Tensor? keyPadding);
 }
 
+/// <summary>A model whose logits are hidden·headᵀ: the sampler and the likelihood gather the hidden rows of the positions they need and apply the head only there (fused with sampling in <see cref="Tensor.SampleTokensHead"/>), so no (B, L, V) logits tensor is made.</summary>
+public interface IHiddenStatesModel : ICachedLogitsModel
+{
+    /// <summary>Final-normed hidden states (B, Lq, C) of the same forward as <see cref="ICachedLogitsModel.Logits(Tensor, int, KvCache?, CacheMode, Action{KvCache}?, Tensor?)"/>.</summary>
+    Tensor Hidden(Tensor ids, int start, KvCache? cache, CacheMode mode, Action<KvCache>? record, Tensor? keyPadding);
+
+    /// <summary>The LM head (rows ≥ VocabSize, C) as stored (out, in); logits of vocabulary entry t are hidden·HeadWeight[t]ᵀ.</summary>
+    Tensor HeadWeight { get; }
+}
+
 /// <summary>The mask predictor as a sampler model: its one forward, untaped (no tape even inside a training step), with key/value caching.</summary>
-public sealed class MaskPredictorLogits(MaskPredictor model) : ICachedLogitsModel
+public sealed class MaskPredictorLogits(MaskPredictor model) : IHiddenStatesModel
 {
     public MaskPredictor Model => model;
     public int VocabSize => model.Config.VocabSize;
@@ -32,6 +42,11 @@ public sealed class MaskPredictorLogits(MaskPredictor model) : ICachedLogitsMode
 
     public Tensor Logits(Tensor ids, int start, KvCache? cache, CacheMode mode, Action<KvCache>? record, Tensor? keyPadding)
         => VocabOnly(Tape.NoGrad(() => model.Forward(ids, keyPadding, new KvWindow(start, cache, mode, record))).Data);
+
+    public Tensor Hidden(Tensor ids, int start, KvCache? cache, CacheMode mode, Action<KvCache>? record, Tensor? keyPadding)
+        => Tape.NoGrad(() => model.Hidden(ids, keyPadding, new KvWindow(start, cache, mode, record))).Data;
+
+    public Tensor HeadWeight => model.HeadWeight;
 
     /// <summary>(B, L, embedding_size) → (B, L, vocab_size): padded embedding rows are not tokens, so no sampler or likelihood may see them.</summary>
     private Tensor VocabOnly(Tensor logits)

@@ -29,6 +29,7 @@ public sealed class ReverseSampler(ILogitsModel model, SpecialTokens specials)
         if (cfg.Cache != CacheMode.None && model is not ICachedLogitsModel)
             throw new ArgumentException($"sampler: cache mode {cfg.Cache} needs a model that supports key/value caching");
         var st = new State(prompts, cfg, specials, model.Backend);
+        bool fused = UsesFusedHead(cfg);
         try
         {
             int blocks = cfg.GenLength / cfg.BlockLength, perBlock = cfg.Dynamic ? 0 : cfg.Steps / blocks;
@@ -45,10 +46,11 @@ public sealed class ReverseSampler(ILogitsModel model, SpecialTokens specials)
                         using (new TensorScope())
                         {
                             // Predict: with a cache, the block's first step is a full pass that (re)builds it.
-                            var logits = Predict(st, lo, hi, ref cache, full: cfg.Cache == CacheMode.None || s == 0);
+                            // Fused: the block's final hidden states (rows, w, C); the LM head runs only on its masked positions.
+                            var block = Predict(st, lo, hi, ref cache, full: cfg.Cache == CacheMode.None || s == 0, fused);
                             var stepQuota = new int[st.B];
                             for (int i = 0; i < st.B; i++) stepQuota[i] = cfg.Dynamic ? 0 : quota[i][s];
-                            var (x0, take) = Decide(logits, st.B, lo, st.Step, (i, j) => st.IsMasked(i, j), stepQuota, cfg, "sampler");
+                            var (x0, take) = Decide(block, fused, st.B, lo, st.Step, (i, j) => st.IsMasked(i, j), stepQuota, cfg, "sampler");
                             int w = hi - lo;
                             for (int k = 0; k < take.Length; k++)
                                 if (take[k] != 0) st.Commit(k / w, lo + k % w, x0[k]);
@@ -84,15 +86,18 @@ public sealed class ReverseSampler(ILogitsModel model, SpecialTokens specials)
         var quota = masked.Select(m => TransferSchedule.Quota(m.Length, steps)).ToArray();
         var fixedAt = masked.Select(m => Enumerable.Repeat(-1, m.Length).ToArray()).ToArray();
         int passes = 0, s = 0;
+        bool fused = UsesFusedHead(cfg);
         // Fixed quota: Steps steps; threshold/factor decoding: until nothing is masked.
         for (; cfg.Dynamic ? x.Contains(specials.Mask) : s < steps; s++)
         {
             using var scope = new TensorScope();
             passes++;
-            var logits = model.Logits(Tensor.FromArray(x, [b, l], model.Backend), null); // (B, L, V)
+            using var ids = Tensor.FromArray(x, [b, l], model.Backend);
+            var pred = fused ? ((IHiddenStatesModel)model).Hidden(ids, 0, null, CacheMode.None, null, null) // (B, L, C)
+                             : model.Logits(ids, null);                                                     // (B, L, V)
             var stepQuota = new int[b];
             for (int i = 0; i < b; i++) stepQuota[i] = cfg.Dynamic ? 0 : quota[i][s];
-            var (x0, take) = Decide(logits, b, 0, s, (i, j) => x[i * l + j] == specials.Mask, stepQuota, cfg, "infill");
+            var (x0, take) = Decide(pred, fused, b, 0, s, (i, j) => x[i * l + j] == specials.Mask, stepQuota, cfg, "infill");
             for (int k = 0; k < take.Length; k++)
             {
                 if (take[k] == 0) continue;
@@ -106,9 +111,17 @@ public sealed class ReverseSampler(ILogitsModel model, SpecialTokens specials)
         return new SampleResult(filled, fixedAt, passes, s);
     }
 
-    /// <summary>Logits (ModelRows, w, V) of block positions [lo, hi) on the model's backend (conditional rows, then the unconditional ones under CFG); they belong to the caller's TensorScope.</summary>
-    private Tensor Predict(State st, int lo, int hi, ref KvCache? cache, bool full)
+    /// <summary>Whether this run samples through the fused LM head (see <see cref="SamplerConfig.FusedHead"/>).</summary>
+    /// <remarks>Not for a policy of one's own that scores on the host from the logits (no backend score, <see cref="IUnmaskingPolicy.UsesLogits"/>).</remarks>
+    private bool UsesFusedHead(SamplerConfig cfg)
+        => cfg.FusedHead && model is IHiddenStatesModel && !(cfg.UnmaskingPolicy.BackendScore == TokenScore.None && cfg.UnmaskingPolicy.UsesLogits);
+
+    /// <summary>Logits (ModelRows, w, V) — or with <paramref name="hidden"/> the final hidden states (ModelRows, w, C) — of block positions [lo, hi) on the model's backend (conditional rows, then the unconditional ones under CFG); they belong to the caller's TensorScope.</summary>
+    private Tensor Predict(State st, int lo, int hi, ref KvCache? cache, bool full, bool hidden)
     {
+        var hm = model as IHiddenStatesModel;
+        Tensor Run(ICachedLogitsModel cm, Tensor ids, int start, KvCache? c, CacheMode mode, Action<KvCache>? record)
+            => hidden ? hm!.Hidden(ids, start, c, mode, record, st.KeyPad) : cm.Logits(ids, start, c, mode, record, st.KeyPad);
         int w = hi - lo, rows = st.ModelRows, l = st.L;
         st.Passes++;
         var ids = st.ModelInput();                                   // (rows, L): [x; x with the prompt masked] under CFG
@@ -119,7 +132,7 @@ public sealed class ReverseSampler(ILogitsModel model, SpecialTokens specials)
             {
                 cache?.Dispose();
                 KvCache? built = null;
-                var all = cm.Logits(Tensor.FromArray(ids, [rows, l], model.Backend), 0, null, CacheMode.None, c => built = c, st.KeyPad);
+                var all = Run(cm, Tensor.FromArray(ids, [rows, l], model.Backend), 0, null, CacheMode.None, c => built = c);
                 cache = built;
                 block = all.Narrow(1, lo, w);
             }
@@ -127,19 +140,21 @@ public sealed class ReverseSampler(ILogitsModel model, SpecialTokens specials)
             {
                 // Queries: the current block and every later position; keys: cached prefix + those.
                 var win = Window(ids, rows, l, lo, l - lo);
-                var logits = cm.Logits(Tensor.FromArray(win, [rows, l - lo], model.Backend), lo, cache, CacheMode.Prefix, null, st.KeyPad);
+                var logits = Run(cm, Tensor.FromArray(win, [rows, l - lo], model.Backend), lo, cache, CacheMode.Prefix, null);
                 block = logits.Narrow(1, 0, w);
             }
             else
             {
                 // Queries: the current block only; its keys are refreshed in the full-length cache.
                 var win = Window(ids, rows, l, lo, w);
-                block = cm.Logits(Tensor.FromArray(win, [rows, w], model.Backend), lo, cache, CacheMode.Dual, null, st.KeyPad);
+                block = Run(cm, Tensor.FromArray(win, [rows, w], model.Backend), lo, cache, CacheMode.Dual, null);
             }
         }
         else
         {
-            var all = model.Logits(Tensor.FromArray(ids, [rows, l], model.Backend), st.KeyPad); // (rows, L, V)
+            using var t = Tensor.FromArray(ids, [rows, l], model.Backend);
+            var all = hidden ? hm!.Hidden(t, 0, null, CacheMode.None, null, st.KeyPad) // (rows, L, C)
+                             : model.Logits(t, st.KeyPad);                            // (rows, L, V)
             block = all.Narrow(1, lo, w);
         }
         return block;
@@ -154,13 +169,16 @@ public sealed class ReverseSampler(ILogitsModel model, SpecialTokens specials)
 
     /// <summary>One step's decision for a block of w positions of b rows: x0 of every position and which masked ones to commit (1 in take), both (b·w).</summary>
     /// <remarks>
-    /// The logits (b or 2b under CFG, w, V) stay on their backend: <see cref="Tensor.SampleTokens"/> draws x0 (Gumbel-max in
-    /// float64) and scores it with the policy's <see cref="IUnmaskingPolicy.BackendScore"/>, <see cref="Tensor.SelectTransfer"/>
-    /// applies the quota, threshold or factor rule, and only x0 and take (b·w ints) are read back. Policies without a
-    /// backend score are scored here on the host: random and origin from the site alone; a policy of one's own
-    /// (<see cref="IUnmaskingPolicy.UsesLogits"/>) from the block's logits, which are then copied to the host.
+    /// Fused (<paramref name="hidden"/>: <paramref name="pred"/> holds the block's final hidden states (b or 2b under CFG, w, C)):
+    /// the hidden rows of the block's masked positions are gathered and <see cref="Tensor.SampleTokensHead"/> streams their logits
+    /// over vocabulary tiles into x0 and the policy's score — no logits tensor exists; the other positions get x0 = 0 (never
+    /// committed). Unfused (the slow obvious reference): <paramref name="pred"/> holds the block's logits (b or 2b, w, V) and
+    /// <see cref="Tensor.SampleTokens"/> draws x0 for every position (Gumbel-max in float64). Both give the same tokens.
+    /// <see cref="Tensor.SelectTransfer"/> then applies the quota, threshold or factor rule; only x0 and take (b·w ints) are
+    /// read back. Policies without a backend score are scored here on the host: random and origin from the site alone; a policy
+    /// of one's own (<see cref="IUnmaskingPolicy.UsesLogits"/>, always unfused) from the block's logits, copied to the host.
     /// </remarks>
-    private (int[] X0, int[] Take) Decide(Tensor rawLogits, int b, int lo, int step, Func<int, int, bool> isMasked, int[] quota, SamplerConfig cfg, string where)
+    private (int[] X0, int[] Take) Decide(Tensor pred, bool hidden, int b, int lo, int step, Func<int, int, bool> isMasked, int[] quota, SamplerConfig cfg, string where)
     {
         // Banned ids (the mask id, and e.g. the poem sampler's given punctuation) get a logit of −1e30 on the backend: never drawn, probability
         // exactly 0 in float64 (as −∞ would give), and under CFG the combine stays −1e30 where −∞ − (−∞) would be NaN.
@@ -168,26 +186,38 @@ public sealed class ReverseSampler(ILogitsModel model, SpecialTokens specials)
         // committed [MASK] decides nothing and the loop would never end (Fast-dLLM's reference hangs there). The step-quota modes
         // keep the reference's behaviour (LLaDA's generate may commit the mask id; the reference-model test replays it).
         int[] ban = [.. cfg.Dynamic ? [specials.Mask] : Array.Empty<int>(), .. cfg.BannedTokens ?? []];
-        using var banned = ban.Length > 0 ? rawLogits + BanBias(ban, rawLogits.Dim(-1), rawLogits.Backend) : null;
-        var logits = banned ?? rawLogits;
-        int w = logits.Dim(1), v = model.VocabSize;
+        int w = pred.Dim(1), v = model.VocabSize;
+        var backend = pred.Backend;
         var policy = cfg.UnmaskingPolicy;
         var kind = policy.BackendScore;
         var ts = new TokenSampling(cfg.Temperature, cfg.CfgScale, cfg.Seed, step, lo, kind,
                                    BanId: cfg.LogitsEosInf ? specials.Eos : -1,
                                    SuppressId: cfg.ConfidenceEosEotInf ? specials.Eos : -1,
                                    SuppressId2: cfg.ConfidenceEosEotInf ? specials.EndOfTurn ?? -1 : -1);
-        var (tokens, scores) = Tensor.SampleTokens(logits, b, ts);
-        var x0 = tokens.ToIntArray();
-        FiniteLogits.EnsureStatus(x0, scores, b, w, v, where);
         var cand = new int[b * w];
         for (int i = 0; i < b; i++)
             for (int j = 0; j < w; j++) cand[i * w + j] = isMasked(i, lo + j) ? 1 : 0;
+        int[] x0;
+        Tensor scores;
+        Tensor? logits = null;
+        if (hidden)
+        {
+            (x0, scores) = FusedSample(pred, b, w, cand, ban, ts);
+        }
+        else
+        {
+            var banned = ban.Length > 0 ? pred + BanBias(ban, pred.Dim(-1), backend) : null;
+            logits = banned ?? pred;
+            Tensor tokens;
+            (tokens, scores) = Tensor.SampleTokens(logits, b, ts);
+            x0 = tokens.ToIntArray();
+        }
+        FiniteLogits.EnsureStatus(x0, scores, b, w, v, where);
         Tensor? thresholdValues = null;
         if (kind == TokenScore.None)
         {
             // Host scoring: the site (random, origin) or the block's logits (a policy of one's own; B·w·V values copied).
-            var host = policy.UsesLogits ? logits.ToArray() : null;
+            var host = policy.UsesLogits ? logits!.ToArray() : null;
             var sc = new double[b * w];
             var tv = new double[b * w];
             var row = new double[policy.UsesLogits ? v : 0];
@@ -204,15 +234,57 @@ public sealed class ReverseSampler(ILogitsModel model, SpecialTokens specials)
                 sc[k] = policy.Score(row, x0[k], new ScoreSite(cfg.Seed, step, i, lo + j));
                 tv[k] = policy.ThresholdValue(sc[k]);
             }
-            scores = Tensor.FromSpan<double>(sc, [b, w], DType.F64, logits.Backend);
-            thresholdValues = Tensor.FromSpan<double>(tv, [b, w], DType.F64, logits.Backend);
+            scores = Tensor.FromSpan<double>(sc, [b, w], DType.F64, backend);
+            thresholdValues = Tensor.FromSpan<double>(tv, [b, w], DType.F64, backend);
         }
         bool exp = kind == TokenScore.NegEntropy; // the entropy policy's thresholds compare exp(−H)
         var rule = cfg.Threshold is double thr ? new TransferRule(TransferKind.Threshold, thr, exp)
                  : cfg.Factor is double f ? new TransferRule(TransferKind.Factor, f, exp)
                  : new TransferRule(TransferKind.Quota);
-        var take = Tensor.SelectTransfer(scores, thresholdValues, Tensor.FromArray(cand, [b, w], logits.Backend), Tensor.FromArray(quota, [b], logits.Backend), rule);
+        var take = Tensor.SelectTransfer(scores, thresholdValues, Tensor.FromArray(cand, [b, w], backend), Tensor.FromArray(quota, [b], backend), rule);
         return (x0, take.ToIntArray());
+    }
+
+    /// <summary>x0 (b·w, 0 where not a candidate) and scores (b, w) F64 of the candidates from the block's hidden states (R·b, w, C): their rows gathered, then the fused head.</summary>
+    private (int[] X0, Tensor Scores) FusedSample(Tensor hidden, int b, int w, int[] cand, int[] ban, in TokenSampling ts)
+    {
+        var backend = hidden.Backend;
+        int v = model.VocabSize, halves = ts.CfgScale > 0 ? 2 : 1, c = hidden.Dim(2);
+        var at = new List<int>();
+        for (int k = 0; k < cand.Length; k++)
+            if (cand[k] != 0) at.Add(k);
+        int n = at.Count;
+        var x0 = new int[b * w];
+        var sc = new double[b * w];
+        if (n > 0)
+        {
+            var sites = new int[2 * n];
+            var rowsOf = new int[halves * n];                              // rows of the flattened (R·b·w, C) block
+            for (int q = 0; q < n; q++)
+            {
+                sites[2 * q] = at[q] / w;
+                sites[2 * q + 1] = at[q] % w;
+                for (int h = 0; h < halves; h++) rowsOf[h * n + q] = h * b * w + at[q];
+            }
+            using var flat = hidden.Contiguous();
+            using var table = flat.View(halves * b * w, c);
+            using var ids = Tensor.FromArray(rowsOf, [halves * n], backend);
+            using var gathered = Tensor.Embedding(table, ids);             // (R·n, C)
+            using var bias = ban.Length > 0 ? BanBias(ban, v, backend) : null;
+            using var siteT = Tensor.FromArray(sites, [n, 2], backend);
+            var (tok, score) = Tensor.SampleTokensHead(gathered, ((IHiddenStatesModel)model).HeadWeight, bias, siteT, v, ts);
+            var tk = tok.ToIntArray();
+            var sn = new double[n];
+            backend.Download<double>(score, sn);
+            tok.Dispose();
+            score.Dispose();
+            for (int q = 0; q < n; q++)
+            {
+                x0[at[q]] = tk[q];
+                sc[at[q]] = sn[q];
+            }
+        }
+        return (x0, Tensor.FromSpan<double>(sc, [b, w], DType.F64, backend));
     }
 
     /// <summary>A (V) row of 0 with −1e30 at the banned ids, added to every logits row.</summary>

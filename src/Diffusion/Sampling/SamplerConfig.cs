@@ -71,6 +71,12 @@ public sealed record SamplerConfig
     /// <summary>Key/value caching across steps (Fast-dLLM prefix or dual cache); needs a model that supports it.</summary>
     public LLaDA.Nn.CacheMode Cache { get; init; } = LLaDA.Nn.CacheMode.None;
 
+    /// <summary>Whether a model with hidden-state access (<see cref="IHiddenStatesModel"/>) is sampled through the fused LM head:
+    /// only the masked positions of the current block are gathered and their logits streamed over vocabulary tiles
+    /// (<see cref="LLaDA.Tensors.Tensor.SampleTokensHead"/>), so no (B, L, V) logits tensor exists. False: the full logits, then
+    /// SampleTokens — the slow obvious reference (same tokens), also taken when a policy reads the logits itself.</summary>
+    public bool FusedHead { get; init; } = true;
+
     /// <summary>True when the number of steps per block is decided by confidences rather than by <see cref="Steps"/>.</summary>
     public bool Dynamic => Threshold is not null || Factor is not null;
 

@@ -24,6 +24,61 @@ public sealed unsafe partial class CpuBackend
         });
     }
 
+    public void SampleTokensHead(Tensor hidden, Tensor weight, Tensor? bias, Tensor sites, int vocab, in TokenSampling s, int tile, Tensor tokens, Tensor scores)
+    {
+        int n = sites.Dim(0), rows = hidden.Dim(0), c = hidden.Dim(1);
+        var a = HeadSampleArgs.From(s, vocab);
+        var st = new HeadSampleState[n];
+        var offsets = new ulong[n];
+        var pos = new long[n];
+        var site = Span<int>(sites);
+        for (int k = 0; k < n; k++)
+        {
+            st[k] = HeadSampler.Start();
+            offsets[k] = TokenSampler.StepOffset(s.Step, site[2 * k]);
+            pos[k] = (long)s.Start + site[2 * k + 1];
+        }
+        float* pb = bias is null ? null : F(bias);
+        using var h3 = hidden.Unsqueeze(0);                                   // (1, R·N, C)
+        using var scratch = Tensor.Empty([rows * tile], DType.F32, this);     // the only logits: one tile of every row
+        for (int v0 = 0; v0 < vocab; v0 += tile)
+        {
+            int tw = Math.Min(tile, vocab - v0);
+            using (var wt = weight.Narrow(0, v0, tw))                         // (tw, C) rows of the head
+            using (var b3 = wt.MT.Unsqueeze(0))                               // (1, C, tw), transposed operand
+            using (var c3 = scratch.Narrow(0, 0, rows * tw).View(1, rows, tw))
+                MatMul(h3, b3, c3, 1f, 0f);
+            float* pl = F(scratch);
+            // Every site is independent; each walks the tile's tokens in order (the first-maximum and first-broken-token rules).
+            CpuParallel.For(n, 24L * tw, (lo, hi) =>
+            {
+                for (long k = lo; k < hi; k++)
+                {
+                    ref var sk = ref st[k];
+                    float* cr = pl + k * tw, ur = pl + (n + k) * tw;
+                    for (int t = 0; t < tw; t++)
+                    {
+                        float cv = cr[t], uv = a.Cfg != 0 ? ur[t] : 0f;
+                        if (pb != null)
+                        {
+                            cv += pb[v0 + t];
+                            uv += pb[v0 + t];
+                        }
+                        HeadSampler.Update(ref sk, a, offsets[k], pos[k], v0 + t, cv, uv);
+                    }
+                }
+            });
+        }
+        int* pt = I(tokens);
+        double* ps = (double*)Addr(scores);
+        for (int k = 0; k < n; k++)
+        {
+            HeadSampler.Finish(st[k], a, out int tok, out double score);
+            pt[k] = tok;
+            ps[k] = score;
+        }
+    }
+
     public void SelectTransfer(Tensor scores, Tensor? thresholdValues, Tensor candidates, Tensor quota, in TransferRule rule, Tensor take)
     {
         int b = scores.Dim(0), w = scores.Dim(1);

@@ -17,6 +17,15 @@ public sealed unsafe class CpuMemoryPool
     /// <summary>Bytes currently handed out.</summary>
     public long BytesInUse { get; private set; }
 
+    /// <summary>The largest <see cref="BytesInUse"/> since the last <see cref="ResetPeak"/> (a step's high-water mark).</summary>
+    public long PeakBytesInUse { get; private set; }
+
+    /// <summary>Starts a new high-water measurement at the current use.</summary>
+    public void ResetPeak()
+    {
+        lock (_lock) PeakBytesInUse = BytesInUse;
+    }
+
     /// <summary>Bytes held by the pool (in use + free).</summary>
     public long BytesReserved { get; private set; }
 
@@ -70,10 +79,12 @@ public sealed unsafe class CpuMemoryPool
                 if (stack.Count == 0) continue;
                 classBytes = _classes[i];
                 BytesInUse += classBytes;
+                if (BytesInUse > PeakBytesInUse) PeakBytesInUse = BytesInUse;
                 return stack.Pop();
             }
             classBytes = want;
             BytesInUse += classBytes;
+            if (BytesInUse > PeakBytesInUse) PeakBytesInUse = BytesInUse;
             BytesReserved += classBytes;
             FreshBytes += classBytes;
             FreshBlocks++;
