@@ -136,14 +136,15 @@ public static unsafe partial class CpuAttention
                     float* q = qHead + i0 * ldq, dO = doHead + i0 * lddo;       // (nq, HS) each
 
                     RowDots<TV, TS>(dO, lddo, oHead + i0 * ldo, ldo, nq, hs, dRow, br);
+                    // Q and dO rows as dense (nq, HSp) tiles (copies unless already dense): A of the next two products, B of the two after.
+                    float* doB = RowsOperand(dO, lddo, nq, hs, hsPadded, doRows, out long lddoB);
+                    float* qB = RowsOperand(q, ldq, nq, hs, hsPadded, qRows, out long ldqB);
                     // s (nq, Bc) = Q·Kᵀ (unscaled)        dP (nq, Bc) = dO·Vᵀ
-                    TileGemm.Run<TV, TS>(nq, bc, hs, q, ldq, 1, kT, bc, p, bc, accumulate: false);
-                    TileGemm.Run<TV, TS>(nq, bc, hs, dO, lddo, 1, vT, bc, ds, bc, accumulate: false);
+                    TileGemm.Run<TV, TS>(nq, bc, hs, qB, ldqB, 1, kT, bc, p, bc, accumulate: false);
+                    TileGemm.Run<TV, TS>(nq, bc, hs, doB, lddoB, 1, vT, bc, ds, bc, accumulate: false);
                     // Row i hides key lanes > i + i0 + shift − j0 under the causal mask.
                     SoftmaxGradRows<TV, TS>(p, ds, nq, bc, scale, bias, lseHead + i0, dRow, causal, i0 + shift - j0);
                     // dV (nk, HSp) += Pᵀ·dO        dK (nk, HSp) += dSᵀ·Q        A(j, i) read down the columns of P, dS
-                    float* doB = RowsOperand(dO, lddo, nq, hs, hsPadded, doRows, out long lddoB);
-                    float* qB = RowsOperand(q, ldq, nq, hs, hsPadded, qRows, out long ldqB);
                     TileGemm.Run<TV, TS>(nk, hsPadded, nq, p, 1, bc, doB, lddoB, dV, hsPadded, accumulate: true);
                     TileGemm.Run<TV, TS>(nk, hsPadded, nq, ds, 1, bc, qB, ldqB, dK, hsPadded, accumulate: true);
                     if (computeDq)
