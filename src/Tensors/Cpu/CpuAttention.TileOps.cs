@@ -73,22 +73,6 @@ public static unsafe partial class CpuAttention
         }
     }
 
-    /// <summary>dst[i·ldDst + d] += scale·src[i·ldSrc + d] for i &lt; rows, d &lt; cols (adds a tile into an output that may be strided).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AddScaledRows<TV, TS>(float* src, int ldSrc, int rows, int cols, float scale, float* dst, long ldDst)
-        where TV : struct where TS : ISimd<TV>
-    {
-        int w = TS.Width;
-        TV sv = TS.Broadcast(scale);
-        for (int i = 0; i < rows; i++)
-        {
-            float* s = src + i * ldSrc, t = dst + i * ldDst;
-            int d = 0;
-            for (; d + w <= cols; d += w) TS.Store(t + d, TS.Fma(TS.Load(s + d), sv, TS.Load(t + d)));
-            for (; d < cols; d++) t[d] += scale * s[d];
-        }
-    }
-
     /// <summary>dots[i] = Σ_d x[i·ldx + d]·y[i·ldy + d] for i &lt; rows, and 0 for rows ≤ i &lt; lanes (the backward's D_i = dO_i·O_i).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RowDots<TV, TS>(float* x, long ldx, float* y, long ldy, int rows, int cols, float* dots, int lanes)
