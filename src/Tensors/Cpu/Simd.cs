@@ -218,8 +218,8 @@ internal static class SimdMath
     /// <remarks>e^x = 2^n · e^r with n = round(x·log2 e), r = x − n·ln 2 ∈ [−ln2/2, ln2/2] and e^r by its Taylor series
     /// to r^7 (truncation ≤ (ln2/2)^8/8! ≈ 5e−9, below float rounding), evaluated by Estrin's scheme rather than Horner's:
     /// same operation count (19 per vector), but a dependency chain of 4 FMA latencies instead of 7. The kernels call exp
-    /// on one tile at a time, where nothing else is in flight, so latency, not throughput, bounded it: 1.85 → ~1.1
-    /// cycles per float on Zen 3 (AVX2), i.e. 30 % → ~20 % of the attention forward's time.</remarks>
+    /// on one tile at a time, where nothing else is in flight, so latency, not throughput, bounded it: 1.85 → ~1.2
+    /// cycles per float on Zen 3 (AVX2), i.e. ~30 % → ~20 % of the attention forward's time.</remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV Exp<TV, TS>(TV x) where TV : struct where TS : ISimd<TV>
     {
