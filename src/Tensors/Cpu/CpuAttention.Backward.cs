@@ -10,16 +10,17 @@ namespace LLaDA.Tensors.Cpu;
 //   dV += Pᵀ·dO,  dK += scale·dSᵀ·Q,  dQ += scale·dS·K
 // dK, dV reduce over queries and dQ over keys, so one of them must accumulate across the inner loop.
 //
-// BackwardKeyTile (PerGroup strategy, and pass 1 of TwoPass) fixes a key tile and loops over query tiles. It keeps the
-// score tile UNtransposed, s (queries × keys) with keys in the lanes, so that Q and dO are read in their own layouts as
-// broadcast A operands, and the products reduce over queries read P and dS through strides:
+// BackwardGroup (PerGroup strategy) and BackwardKeyTile (pass 1 of TwoPass) fix a key tile and loop over query tiles.
+// They keep the score tile UNtransposed, s (queries × keys) with keys in the lanes, so that Q and dO rows are broadcast A
+// operands, and the products reduce over queries read P and dS through strides:
 //   s  = Q·Kᵀ      A = Q rows,                 B = Kᵀ packed (HS, Bc)         once per key tile
 //   dP = dO·Vᵀ     A = dO rows,                B = Vᵀ packed (HS, Bc)         once per key tile
 //   dV += Pᵀ·dO    A(j, i) = P[i, j],          B = dO rows                    → dV (Bc, HSp) accumulates in scratch
-//   dK += dSᵀ·Q    A(j, i) = dS[i, j],         B = Q rows                     → dK (Bc, HSp), written once per key tile
-//   dQ  = dS·K     A = dS,                     B = K rows                     → added into the dq rows
-// Where d is the lane dimension (dV, dK, dQ) the B rows are used in place when HS is a whole number of vectors, else
-// copied into scratch rows zero-padded to HSp = HS rounded up (RowsOperand).
+//   dK += dSᵀ·Q    A(j, i) = dS[i, j],         B = Q rows                     → dK (Bc, HSp) accumulates in scratch
+//   dQ += dS·K     A = dS,                     B = K rows                     → dQ (Tq, HSp) accumulates in scratch (PerGroup)
+// Q, dO and K rows are used in place when they are already dense whole vectors, else copied into scratch rows
+// zero-padded to HSp = HS rounded up (RowsOperand): BackwardGroup copies each head's Q and dO once, BackwardKeyTile
+// one query tile at a time.
 //
 // BackwardQueryTile (pass 2 of TwoPass) fixes a query tile and loops over key tiles, like the forward (transposed
 // score tiles, queries in the lanes), accumulating dQ (Br, HSp) in scratch.
@@ -39,25 +40,14 @@ public static unsafe partial class CpuAttention
 
         if (strategy == BackwardStrategy.PerGroup)
         {
-            RunItems(groups, flops, tuning, item =>
-            {
-                AttentionShape sh = a.Shape;
-                int b = item / sh.NKV, kvHead = item % sh.NKV, g = sh.NH / sh.NKV;
-                // This item owns dq of query heads kvHead·g … kvHead·g + g − 1: zero them, then every key tile adds in.
-                for (int h = kvHead * g; h < kvHead * g + g; h++)
-                {
-                    float* dq = AttnArgs.Head(a.DQ, a.Lq, b, h);
-                    for (int i = 0; i < sh.Tq; i++) new Span<float>(dq + i * a.Lq.StrideT, sh.HS).Clear();
-                }
-                for (int kt = 0; kt < keyTiles; kt++) BackwardKeyTile<TV, TS>(a, b, kvHead, kt, computeDq: true);
-            });
+            RunItems(groups, flops, tuning, item => BackwardGroup<TV, TS>(a, item / a.Shape.NKV, item % a.Shape.NKV));
         }
         else
         {
             RunItems(groups * keyTiles, flops * 0.8, tuning, item =>
             {
                 int kt = item % keyTiles, group = item / keyTiles;
-                BackwardKeyTile<TV, TS>(a, group / a.Shape.NKV, group % a.Shape.NKV, kt, computeDq: false);
+                BackwardKeyTile<TV, TS>(a, group / a.Shape.NKV, group % a.Shape.NKV, kt);
             });
             RunItems(s.B * s.NH * queryTiles, flops * 0.6, tuning, item =>
             {
@@ -77,15 +67,100 @@ public static unsafe partial class CpuAttention
         return twoPass < perGroup ? BackwardStrategy.TwoPass : BackwardStrategy.PerGroup;
     }
 
-    /// <summary>For one key tile of kv head kvHead in batch entry b: dk, dv rows of the tile (written) and, if computeDq, the tile's contribution scale·dS·K added into dq of every query head sharing the kv head.</summary>
+    /// <summary>PerGroup: dk, dv of kv head kvHead in batch entry b and dq of every query head sharing it (all written).</summary>
+    /// <remarks>The same tile products as <see cref="BackwardKeyTile{TV,TS}"/>, but with the group's operands made dense
+    /// once instead of per (key tile, query tile) pair: per query head, Q and dO rows are copied into (Tq, HSp) scratch
+    /// (unless already dense), D = rowsum(dO ⊙ O) is computed once, and dq accumulates in a dense (Tq, HSp) buffer that is
+    /// scaled into the (possibly strided) output once; dK, dV of all key tiles accumulate over the heads in (Tk, HSp)
+    /// buffers. Scratch is O((Tq + Tk)·HS) floats per thread — the size of a few output heads, never T×T. On Zen 3 the
+    /// per-pair copies, D and the strided dq read-modify-writes cost ~40 % of the backward's time at T 256 with (B, T, NH, HS)
+    /// operands.</remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void BackwardKeyTile<TV, TS>(in AttnArgs a, int b, int kvHead, int kt, bool computeDq)
+    private static void BackwardGroup<TV, TS>(in AttnArgs a, int b, int kvHead) where TV : struct where TS : ISimd<TV>
+    {
+        ref readonly AttentionShape s = ref a.Shape;
+        const int br = QueryTile, bc = KeyTile;
+        int w = TS.Width, hs = s.HS, tq = s.Tq, tk = s.Tk;
+        int hsPadded = (hs + w - 1) / w * w;
+        int headsPerGroup = s.NH / s.NKV;
+        int shift = tk - tq;                                          // query i sits at absolute position i + shift
+        bool causal = s.Mask == AttnMask.Causal;
+        float scale = s.Scale;
+        long ldq = a.Lq.StrideT, ldk = a.Lk.StrideT, ldv = a.Lv.StrideT, ldo = a.Lo.StrideT, lddo = a.Ldo.StrideT;
+        float* kHead = AttnArgs.Head(a.K, a.Lk, b, kvHead), vHead = AttnArgs.Head(a.V, a.Lv, b, kvHead);   // (Tk, HS)
+        int* pad = a.KeyPadding == null ? null : a.KeyPadding + (long)b * tk;
+        int keyTiles = CeilDiv(tk, bc), queryTiles = CeilDiv(tq, br);
+
+        ThreadScratch scratch = ThreadScratch.Begin(3 * ThreadScratch.Size((long)tq * hsPadded) + ThreadScratch.Size(tq)
+            + 2 * ThreadScratch.Size((long)tk * hsPadded) + 2 * ThreadScratch.Size(hs * bc) + ThreadScratch.Size(bc * hsPadded)
+            + 2 * ThreadScratch.Size(br * bc) + ThreadScratch.Size(bc));
+        float* qDense = scratch.Take((long)tq * hsPadded);     // (Tq, HSp) Q rows of one head (if not already dense)
+        float* doDense = scratch.Take((long)tq * hsPadded);    // (Tq, HSp) dO rows of one head (if not already dense)
+        float* dqAcc = scratch.Take((long)tq * hsPadded);      // (Tq, HSp) Σ over key tiles of dS·K (unscaled)
+        float* dAll = scratch.Take(tq);                        // (Tq)      D_i = dO_i·O_i
+        float* dKAll = scratch.Take((long)tk * hsPadded);      // (Tk, HSp) Σ over heads and query tiles of dSᵀ·Q (unscaled)
+        float* dVAll = scratch.Take((long)tk * hsPadded);      // (Tk, HSp) Σ over heads and query tiles of Pᵀ·dO
+        float* kT = scratch.Take(hs * bc);                     // (HS, Bc)  Kᵀ of one key tile, lanes ≥ nk zero
+        float* vT = scratch.Take(hs * bc);                     // (HS, Bc)  Vᵀ
+        float* kRows = scratch.Take(bc * hsPadded);            // (Bc, HSp) K rows (if not already dense)
+        float* p = scratch.Take(br * bc);                      // (Br, Bc)  S, then P
+        float* ds = scratch.Take(br * bc);                     // (Br, Bc)  dP, then dS
+        float* bias = scratch.Take(bc);                        // (Bc)      0 for a real key, −∞ for a padded key or a lane ≥ nk
+        new Span<float>(dKAll, tk * hsPadded).Clear();
+        new Span<float>(dVAll, tk * hsPadded).Clear();
+
+        for (int h = kvHead * headsPerGroup; h < (kvHead + 1) * headsPerGroup; h++)
+        {
+            float* qB = RowsOperand(AttnArgs.Head(a.Q, a.Lq, b, h), ldq, tq, hs, hsPadded, qDense, out long ldqB);
+            float* doHead = AttnArgs.Head(a.DO, a.Ldo, b, h);
+            float* doB = RowsOperand(doHead, lddo, tq, hs, hsPadded, doDense, out long lddoB);
+            RowDots<TV, TS>(doHead, lddo, AttnArgs.Head(a.O, a.Lo, b, h), ldo, tq, hs, dAll, tq);
+            float* lseHead = a.Lse + ((long)b * s.NH + h) * tq;
+            new Span<float>(dqAcc, tq * hsPadded).Clear();
+            for (int kt = 0; kt < keyTiles; kt++)
+            {
+                int j0 = kt * bc, nk = Math.Min(bc, tk - j0);
+                int* tilePad = pad == null ? null : pad + j0;
+                if (!AnyKeyVisible(tilePad, nk)) continue;           // dk = dv = 0 stay
+                float* k = kHead + j0 * ldk, v = vHead + j0 * ldv;     // (nk, HS) rows of this tile
+                PackTransposed<TV, TS>(k, ldk, nk, hs, 1f, kT, bc, bc);
+                PackTransposed<TV, TS>(v, ldv, nk, hs, 1f, vT, bc, bc);
+                float* kB = RowsOperand(k, ldk, nk, hs, hsPadded, kRows, out long ldkB);
+                for (int j = 0; j < bc; j++) bias[j] = j < nk && (tilePad == null || tilePad[j] != 0) ? 0f : float.NegativeInfinity;
+                float* dK = dKAll + j0 * hsPadded, dV = dVAll + j0 * hsPadded;   // (nk, HSp)
+                // Causal: query i sees key j0 iff i + shift ≥ j0, so earlier query tiles see nothing of this key tile.
+                int firstTile = causal ? Math.Max(0, j0 - shift) / br : 0;
+                for (int qt = firstTile; qt < queryTiles; qt++)
+                {
+                    int i0 = qt * br, nq = Math.Min(br, tq - i0);
+                    float* q = qB + i0 * ldqB, dO = doB + i0 * lddoB;        // (nq, HSp) dense rows
+                    // s (nq, Bc) = Q·Kᵀ (unscaled)        dP (nq, Bc) = dO·Vᵀ
+                    TileGemm.Run<TV, TS>(nq, bc, hs, q, ldqB, 1, kT, bc, p, bc, accumulate: false);
+                    TileGemm.Run<TV, TS>(nq, bc, hs, dO, lddoB, 1, vT, bc, ds, bc, accumulate: false);
+                    // Row i hides key lanes > i + i0 + shift − j0 under the causal mask.
+                    SoftmaxGradRows<TV, TS>(p, ds, nq, bc, scale, bias, lseHead + i0, dAll + i0, causal, i0 + shift - j0);
+                    // dV (nk, HSp) += Pᵀ·dO        dK (nk, HSp) += dSᵀ·Q        A(j, i) read down the columns of P, dS
+                    TileGemm.Run<TV, TS>(nk, hsPadded, nq, p, 1, bc, dO, lddoB, dV, hsPadded, accumulate: true);
+                    TileGemm.Run<TV, TS>(nk, hsPadded, nq, ds, 1, bc, q, ldqB, dK, hsPadded, accumulate: true);
+                    // dq (nq, HSp) += dS (nq, nk) · K (nk, HSp)
+                    TileGemm.Run<TV, TS>(nq, hsPadded, nk, ds, bc, 1, kB, ldkB, dqAcc + i0 * hsPadded, hsPadded, accumulate: true);
+                }
+            }
+            ScaleRows<TV, TS>(dqAcc, hsPadded, tq, hs, scale, AttnArgs.Head(a.DQ, a.Lq, b, h), ldq);
+        }
+        ScaleRows<TV, TS>(dKAll, hsPadded, tk, hs, scale, AttnArgs.Head(a.DK, a.Lk, b, kvHead), ldk);
+        ScaleRows<TV, TS>(dVAll, hsPadded, tk, hs, 1f, AttnArgs.Head(a.DV, a.Lv, b, kvHead), ldv);
+    }
+
+    /// <summary>Pass 1 of TwoPass, for one key tile of kv head kvHead in batch entry b: dk, dv rows of the tile (written).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void BackwardKeyTile<TV, TS>(in AttnArgs a, int b, int kvHead, int kt)
         where TV : struct where TS : ISimd<TV>
     {
         ref readonly AttentionShape s = ref a.Shape;
         const int br = QueryTile, bc = KeyTile;
         int w = TS.Width, hs = s.HS;
-        int hsPadded = (hs + w - 1) / w * w;                          // dQ's lanes are d: round HS up to whole vectors
+        int hsPadded = (hs + w - 1) / w * w;                          // dK's, dV's lanes are d: round HS up to whole vectors
         int j0 = kt * bc, nk = Math.Min(bc, s.Tk - j0);
         int headsPerGroup = s.NH / s.NKV;
         int shift = s.Tk - s.Tq;                                      // query i sits at absolute position i + shift
@@ -98,16 +173,14 @@ public static unsafe partial class CpuAttention
         float* dv = AttnArgs.Head(a.DV, a.Lv, b, kvHead) + j0 * ldv;   // (nk, HS)
         int* pad = a.KeyPadding == null ? null : a.KeyPadding + (long)b * s.Tk + j0;
 
-        ThreadScratch scratch = ThreadScratch.Begin(2 * ThreadScratch.Size(hs * bc) + 3 * ThreadScratch.Size(bc * hsPadded)
-            + 2 * ThreadScratch.Size(br * hsPadded) + 3 * ThreadScratch.Size(br * bc) + ThreadScratch.Size(bc) + ThreadScratch.Size(br));
+        ThreadScratch scratch = ThreadScratch.Begin(2 * ThreadScratch.Size(hs * bc) + 2 * ThreadScratch.Size(bc * hsPadded)
+            + 2 * ThreadScratch.Size(br * hsPadded) + 2 * ThreadScratch.Size(br * bc) + ThreadScratch.Size(bc) + ThreadScratch.Size(br));
         float* kT = scratch.Take(hs * bc);             // (HS, Bc)  Kᵀ, lanes ≥ nk zero
         float* vT = scratch.Take(hs * bc);             // (HS, Bc)  Vᵀ
-        float* kRows = scratch.Take(bc * hsPadded);    // (Bc, HSp) K rows, d ≥ HS zero
         float* dK = scratch.Take(bc * hsPadded);       // (Bc, HSp) Σ over query tiles of dSᵀ·Q (unscaled)
         float* dV = scratch.Take(bc * hsPadded);       // (Bc, HSp) Σ over query tiles of Pᵀ·dO
         float* qRows = scratch.Take(br * hsPadded);    // (Br, HSp) Q rows of one query tile (if HS ≠ HSp)
         float* doRows = scratch.Take(br * hsPadded);   // (Br, HSp) dO rows of one query tile (if HS ≠ HSp)
-        float* dqTile = scratch.Take(br * hsPadded);   // (Br, HSp) dS·K of one pair
         float* p = scratch.Take(br * bc);              // (Br, Bc)  S, then P
         float* ds = scratch.Take(br * bc);             // (Br, Bc)  dP, then dS
         float* bias = scratch.Take(bc);                // (Bc)      0 for a real key, −∞ for a padded key or a lane ≥ nk
@@ -115,7 +188,6 @@ public static unsafe partial class CpuAttention
 
         PackTransposed<TV, TS>(k, ldk, nk, hs, 1f, kT, bc, bc);
         PackTransposed<TV, TS>(v, ldv, nk, hs, 1f, vT, bc, bc);
-        if (computeDq) PackRows(k, ldk, nk, hs, kRows, hsPadded);
         for (int j = 0; j < bc; j++) bias[j] = j < nk && (pad == null || pad[j] != 0) ? 0f : float.NegativeInfinity;
         new Span<float>(dK, bc * hsPadded).Clear();
         new Span<float>(dV, bc * hsPadded).Clear();
@@ -127,7 +199,7 @@ public static unsafe partial class CpuAttention
             int firstTile = causal ? Math.Max(0, j0 - shift) / br : 0;
             for (int h = kvHead * headsPerGroup; h < (kvHead + 1) * headsPerGroup; h++)
             {
-                float* qHead = AttnArgs.Head(a.Q, a.Lq, b, h), dqHead = AttnArgs.Head(a.DQ, a.Lq, b, h);
+                float* qHead = AttnArgs.Head(a.Q, a.Lq, b, h);
                 float* oHead = AttnArgs.Head(a.O, a.Lo, b, h), doHead = AttnArgs.Head(a.DO, a.Ldo, b, h);
                 float* lseHead = a.Lse + ((long)b * s.NH + h) * s.Tq;
                 for (int qt = firstTile; qt < queryTiles; qt++)
@@ -136,22 +208,17 @@ public static unsafe partial class CpuAttention
                     float* q = qHead + i0 * ldq, dO = doHead + i0 * lddo;       // (nq, HS) each
 
                     RowDots<TV, TS>(dO, lddo, oHead + i0 * ldo, ldo, nq, hs, dRow, br);
+                    // Q and dO rows as dense (nq, HSp) tiles (copies unless already dense): A of the next two products, B of the two after.
+                    float* doB = RowsOperand(dO, lddo, nq, hs, hsPadded, doRows, out long lddoB);
+                    float* qB = RowsOperand(q, ldq, nq, hs, hsPadded, qRows, out long ldqB);
                     // s (nq, Bc) = Q·Kᵀ (unscaled)        dP (nq, Bc) = dO·Vᵀ
-                    TileGemm.Run<TV, TS>(nq, bc, hs, q, ldq, 1, kT, bc, p, bc, accumulate: false);
-                    TileGemm.Run<TV, TS>(nq, bc, hs, dO, lddo, 1, vT, bc, ds, bc, accumulate: false);
+                    TileGemm.Run<TV, TS>(nq, bc, hs, qB, ldqB, 1, kT, bc, p, bc, accumulate: false);
+                    TileGemm.Run<TV, TS>(nq, bc, hs, doB, lddoB, 1, vT, bc, ds, bc, accumulate: false);
                     // Row i hides key lanes > i + i0 + shift − j0 under the causal mask.
                     SoftmaxGradRows<TV, TS>(p, ds, nq, bc, scale, bias, lseHead + i0, dRow, causal, i0 + shift - j0);
                     // dV (nk, HSp) += Pᵀ·dO        dK (nk, HSp) += dSᵀ·Q        A(j, i) read down the columns of P, dS
-                    float* doB = RowsOperand(dO, lddo, nq, hs, hsPadded, doRows, out long lddoB);
-                    float* qB = RowsOperand(q, ldq, nq, hs, hsPadded, qRows, out long ldqB);
                     TileGemm.Run<TV, TS>(nk, hsPadded, nq, p, 1, bc, doB, lddoB, dV, hsPadded, accumulate: true);
                     TileGemm.Run<TV, TS>(nk, hsPadded, nq, ds, 1, bc, qB, ldqB, dK, hsPadded, accumulate: true);
-                    if (computeDq)
-                    {
-                        // dq (nq, HS) += scale · dS (nq, nk) · K (nk, HS)
-                        TileGemm.Run<TV, TS>(nq, hsPadded, nk, ds, bc, 1, kRows, hsPadded, dqTile, hsPadded, accumulate: false);
-                        AddScaledRows<TV, TS>(dqTile, hsPadded, nq, hs, scale, dqHead + i0 * ldq, ldq);
-                    }
                 }
             }
         }

@@ -44,10 +44,11 @@ public static unsafe partial class CpuAttention
 
         int hsPadded = (hs + w - 1) / w * w;                          // o's lanes are d: round HS up to whole vectors
         ThreadScratch scratch = ThreadScratch.Begin(ThreadScratch.Size(hs * br) + ThreadScratch.Size(bc * br)
-            + ThreadScratch.Size(bc * hsPadded) + ThreadScratch.Size(br * hsPadded) + 3 * ThreadScratch.Size(br));
+            + 2 * ThreadScratch.Size(bc * hsPadded) + ThreadScratch.Size(br * hsPadded) + 3 * ThreadScratch.Size(br));
         float* qT = scratch.Take(hs * br);            // (HS, Br)  (Q·scale)ᵀ, lanes ≥ nq zero
         float* sT = scratch.Take(bc * br);            // (Bc, Br)  scores, then probabilities, transposed
-        float* vRows = scratch.Take(bc * hsPadded);   // (Bc, HSp) V rows of the key tile, d ≥ HS zero (if HS ≠ HSp)
+        float* kRows = scratch.Take(bc * hsPadded);   // (Bc, HSp) K rows of the key tile (if not already dense)
+        float* vRows = scratch.Take(bc * hsPadded);   // (Bc, HSp) V rows of the key tile, d ≥ HS zero (if not already dense)
         float* acc = scratch.Take(br * hsPadded);     // (Br, HSp) unnormalised output Σ_j exp(s_ij − m_i)·v_j
         float* m = scratch.Take(br);                  // (Br)      running max of the scores seen so far
         float* l = scratch.Take(br);                  // (Br)      running Σ exp(s − m)
@@ -66,8 +67,9 @@ public static unsafe partial class CpuAttention
             int* tilePad = pad == null ? null : pad + j0;
             if (!AnyKeyVisible(tilePad, nk)) continue;
 
-            // sᵀ (nk, Br) = K[j0 : j0+nk] · (Q·scale)ᵀ        A = K rows (own layout), B = Qᵀ
-            TileGemm.Run<TV, TS>(nk, br, hs, k + j0 * ldk, ldk, 1, qT, br, sT, br, accumulate: false);
+            // sᵀ (nk, Br) = K[j0 : j0+nk] · (Q·scale)ᵀ        A = K rows (dense copy unless already dense), B = Qᵀ
+            float* kA = RowsOperand(k + j0 * ldk, ldk, nk, hs, hsPadded, kRows, out long ldkA);
+            TileGemm.Run<TV, TS>(nk, br, hs, kA, ldkA, 1, qT, br, sT, br, accumulate: false);
             MaskScoresTransposed<TV, TS>(sT, nk, br, tilePad, causal, j0 - shift - i0);
             OnlineSoftmaxStep<TV, TS>(sT, nk, br, m, l, alpha);
 

@@ -21,7 +21,8 @@ namespace LLaDA.Tensors.Cpu;
 /// the default gives each worker whole (b, kv-head) groups so it owns their dk, dv and the dq of their query heads and
 /// needs no atomics or reductions, and switches to a two-pass split when there are too few groups to fill the machine's cores (its core count, not the
 /// worker count in effect: the two splits round dq differently, and the bits must not depend on --threads).</para>
-/// <para>Scratch is per-thread native memory (<see cref="ThreadScratch"/>), O(tile² + tile·HS) floats per thread; no
+/// <para>Scratch is per-thread native memory (<see cref="ThreadScratch"/>), O(tile² + tile·HS) floats per thread, plus
+/// O((Tq + Tk)·HS) for the PerGroup backward's dense copies and accumulators of one group (the size of a few heads); no
 /// O(T²) or O(B·NH·T·HS) buffer is ever allocated. Steady-state managed allocation is only Parallel.For's own.</para>
 /// </remarks>
 public static unsafe partial class CpuAttention

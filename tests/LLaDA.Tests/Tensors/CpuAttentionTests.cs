@@ -92,6 +92,23 @@ public sealed unsafe class CpuAttentionTests
         Check(new Case(B: 4, NH: 2, NKV: 1, Tq: 67, Tk: 67, HS: 40, Mask: AttnMask.Causal, Pad: PadKind.Mixed, Seed: 41,
                        Tuning: new AttentionTuning(VectorBits: bits)));
 
+    // Odd T (not a multiple of the tile, nor of the 6-row AVX2 block) × HS 32/64/128, with strided (B, T, NH, HS)
+    // operands (the layout the model and the bench use, whose rows the kernels copy dense) under both backward strategies.
+    [Theory]
+    [InlineData(3 * Tile + 5, 32, nameof(BackwardStrategy.PerGroup))]
+    [InlineData(3 * Tile + 5, 32, nameof(BackwardStrategy.TwoPass))]
+    [InlineData(2 * Tile + 7, 64, nameof(BackwardStrategy.PerGroup))]
+    [InlineData(2 * Tile + 7, 64, nameof(BackwardStrategy.TwoPass))]
+    [InlineData(Tile + 13, 128, nameof(BackwardStrategy.PerGroup))]
+    [InlineData(Tile + 13, 128, nameof(BackwardStrategy.TwoPass))]
+    public void ForwardBackward_OddTStridedHeadSizes_EachStrategy_MatchReference(int t, int hs, string strategy)
+    {
+        var tuning = new AttentionTuning(Strategy: Enum.Parse<BackwardStrategy>(strategy));
+        foreach (var mask in new[] { AttnMask.None, AttnMask.Causal })
+            Check(new Case(B: 2, NH: 4, NKV: 2, Tq: t, Tk: t, HS: hs, Mask: mask, Pad: PadKind.Mixed,
+                           Q: Lay.Bthd, K: Lay.Bthd, V: Lay.Bthd, O: Lay.Bthd, DO: Lay.Bthd, Seed: 300 + t + hs, Tuning: tuning));
+    }
+
     [Theory]
     [InlineData(nameof(BackwardStrategy.PerGroup))]
     [InlineData(nameof(BackwardStrategy.TwoPass))]
@@ -225,6 +242,92 @@ public sealed unsafe class CpuAttentionTests
         Assert.Equal(0f, SimdMath.Exp<Vector512<float>, Simd512>(Vector512.Create(float.NegativeInfinity)).ToScalar());
         Assert.Equal(0f, SimdMath.Exp<Vector512<float>, Simd512>(Vector512.Create(-100f)).ToScalar());
         Assert.Equal(1f, SimdMath.Exp<Vector512<float>, Simd512>(Vector512<float>.Zero).ToScalar());
+    }
+
+    [Fact]
+    public void Exp_UnderflowBand_ExactZeroBelowAndSubnormalWithinOneStepAbove()
+    {
+        // Documented edge: e^x is exactly 0 below −126.5·ln 2 ≈ −87.68 (2^n clamps to the zero bit pattern), and between
+        // there and the normal range a subnormal within one subnormal step (2^−149) of e^x, on every width.
+        for (float x = -87.69f; x >= -120f; x -= 0.01f)
+            Assert.Equal(0f, SimdMath.Exp<Vector256<float>, Simd256>(Vector256.Create(x)).ToScalar());
+        for (float x = -87.67f; x <= -87.33f; x += 0.001f)
+            foreach (float e in new[]
+            {
+                SimdMath.Exp<Vector512<float>, Simd512>(Vector512.Create(x)).ToScalar(),
+                SimdMath.Exp<Vector256<float>, Simd256>(Vector256.Create(x)).ToScalar(),
+                SimdMath.Exp<Vector128<float>, Simd128>(Vector128.Create(x)).ToScalar(),
+            })
+                Assert.True(Math.Abs(e - Math.Exp(x)) <= Math.Pow(2, -149), $"exp({x}) = {e:E6}, exact {Math.Exp(x):E6}");
+    }
+
+    [Theory]
+    [InlineData(64, 64, 64, false)]
+    [InlineData(64, 64, 64, true)]
+    [InlineData(61, 40, 23, true)]      // m not a multiple of 6 or 4, n = 5 vectors of 8: every tail block
+    [InlineData(5, 24, 7, false)]
+    [InlineData(1, 8, 1, true)]
+    public void TileGemm_BothBlockings_MatchNaiveProduct_WithStridedA(int m, int n, int k, bool accumulate)
+    {
+        // Both register blockings (6×2 for 16-register AVX2, 4×4 for AVX-512 / NEON) on every width, A read through
+        // column strides (the P·V orientation), against a double-precision triple loop.
+        var rng = new Random(m * 1000 + n * 10 + k);
+        int lda = m + 3, ldb = n + 8, ldc = n + 16;
+        float[] a = new float[k * lda], b = new float[k * ldb], c0 = new float[m * ldc];
+        for (int i = 0; i < a.Length; i++) a[i] = (float)(rng.NextDouble() * 2 - 1);
+        for (int i = 0; i < b.Length; i++) b[i] = (float)(rng.NextDouble() * 2 - 1);
+        for (int i = 0; i < c0.Length; i++) c0[i] = (float)(rng.NextDouble() * 2 - 1);
+        var want = new double[m * n];
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+            {
+                double sum = accumulate ? c0[i * ldc + j] : 0;
+                for (int p = 0; p < k; p++) sum += (double)a[p * lda + i] * b[p * ldb + j];   // A(i, p) = a[i·1 + p·lda]
+                want[i * n + j] = sum;
+            }
+        foreach (bool narrow in new[] { true, false })
+            foreach (int width in new[] { 16, 8, 4 })
+            {
+                if (n % width != 0) continue;
+                float[] c = (float[])c0.Clone();
+                fixed (float* pa = a, pb = b, pc = c)
+                {
+                    if (width == 16 && narrow) TileGemm.RunNarrow<Vector512<float>, Simd512>(m, n, k, pa, 1, lda, pb, ldb, pc, ldc, accumulate);
+                    else if (width == 16) TileGemm.Run<Vector512<float>, Simd512>(m, n, k, pa, 1, lda, pb, ldb, pc, ldc, accumulate);
+                    else if (width == 8 && narrow) TileGemm.RunNarrow<Vector256<float>, Simd256>(m, n, k, pa, 1, lda, pb, ldb, pc, ldc, accumulate);
+                    else if (width == 8) TileGemm.Run<Vector256<float>, Simd256>(m, n, k, pa, 1, lda, pb, ldb, pc, ldc, accumulate);
+                    else if (narrow) TileGemm.RunNarrow<Vector128<float>, Simd128>(m, n, k, pa, 1, lda, pb, ldb, pc, ldc, accumulate);
+                    else TileGemm.Run<Vector128<float>, Simd128>(m, n, k, pa, 1, lda, pb, ldb, pc, ldc, accumulate);
+                }
+                for (int i = 0; i < m; i++)
+                    for (int j = 0; j < ldc; j++)
+                    {
+                        if (j < n) Assert.True(Math.Abs(c[i * ldc + j] - want[i * n + j]) <= 1e-5 * (k + 1), $"narrow {narrow} width {width} C[{i},{j}]");
+                        else Assert.Equal(c0[i * ldc + j], c[i * ldc + j]);                                 // nothing written past n
+                    }
+            }
+    }
+
+    [Fact]
+    public void TransposeBlock_EveryWidth_TransposesAndScales()
+    {
+        // The register transposes (AVX-512 16×16, AVX2 8×8) and the scalar fallback: dst[c·ldDst + r] = scale·src[r·ldSrc + c].
+        const int ldSrc = 40, ldDst = 24;
+        float[] src = new float[16 * ldSrc];
+        for (int i = 0; i < src.Length; i++) src[i] = i * 0.25f - 7;
+        foreach (int width in new[] { 16, 8, 4 })
+        {
+            float[] dst = new float[16 * ldDst];
+            fixed (float* ps = src, pd = dst)
+            {
+                if (width == 16) Simd512.TransposeBlock(ps, ldSrc, pd, ldDst, 0.5f);
+                else if (width == 8) Simd256.TransposeBlock(ps, ldSrc, pd, ldDst, 0.5f);
+                else Simd128.TransposeBlock(ps, ldSrc, pd, ldDst, 0.5f);
+            }
+            for (int c = 0; c < 16; c++)
+                for (int r = 0; r < ldDst; r++)
+                    Assert.Equal(r < width && c < width ? 0.5f * src[r * ldSrc + c] : 0f, dst[c * ldDst + r]);
+        }
     }
 
     // ---- argument validation ---------------------------------------------------------------------------------------
