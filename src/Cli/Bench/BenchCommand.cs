@@ -17,6 +17,7 @@ public static class BenchCommand
     {
         All,
         Matmul,
+        MixedGemm,
         Attention,
         Elementwise,
         Reduce,
@@ -127,8 +128,14 @@ public static class BenchCommand
         string g = r.Gflops is { } gf ? gf.ToString("F1", CultureInfo.InvariantCulture) : "";
         string b = r.GBps is { } gb ? gb.ToString("F1", CultureInfo.InvariantCulture) : "";
         // Compute-bound figures against the FMA peak, bandwidth-bound ones against the triad bandwidth.
-        string frac = r.Gflops is { } f ? $"{100 * f / limits.PeakGflops:F0}% peak"
-            : r.GBps is { } bw ? $"{100 * bw / limits.TriadGBps:F0}% triad" : "";
+        // A row with both (a weight-streaming GEMM) shows both.
+        string frac = (r.Gflops, r.GBps) switch
+        {
+            ({ } f, { } bw) => $"{100 * f / limits.PeakGflops:F0}% peak, {100 * bw / limits.TriadGBps:F0}% triad",
+            ({ } f, null) => $"{100 * f / limits.PeakGflops:F0}% peak",
+            (null, { } bw) => $"{100 * bw / limits.TriadGBps:F0}% triad",
+            _ => "",
+        };
         return $"{r.Op,-26} {r.Shape,-46} {r.MedianMs,10:F3} {g,9} {b,8} {frac,11}  {r.Note}";
     }
 }
