@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace LLaDA.Tensors.Cpu;
 
@@ -201,37 +202,76 @@ public static unsafe class CpuMixedGemm
     {
         // k in [0, kq) runs in 16-wide vector steps over the reordered activations, [kq, k) scalar over the originals.
         int kq = Vector256.IsHardwareAccelerated ? k & ~15 : 0;
-        float* ap = ActivationBuffer((long)m * kq);
-        for (int i = 0; i < m; i++) EvenOdd(a + (long)i * lda, ap + (long)i * kq, kq);
         int pairs = (n + 1) / 2;
+        // k blocks short enough that the m activation rows stay in L1 (m × kb × 4 B ≤ 16 KiB) while every column pair of the
+        // range passes over them; partial sums per (row, column) carry over between blocks. One or two rows stay in L1
+        // anyway: no blocking there. The reordered activations are stored block by block, each block's m rows contiguous
+        // (row stride kl, not kq: rows kq·4 bytes apart, a multiple of 4 KiB, would all fall into the same L1 sets).
+        int kb = m <= 2 ? Math.Max(kq, 16) : Math.Max(256, 4096 / m & ~15);
+        float* ap = ActivationBuffer((long)m * kq);
+        for (int k0 = 0; k0 < kq; k0 += kb)
+        {
+            int kl = Math.Min(kb, kq - k0);
+            for (int i = 0; i < m; i++) EvenOdd(a + (long)i * lda + k0, ap + (long)m * k0 + (long)i * kl, kl);
+        }
         CpuParallel.For(pairs, 2L * k * (m + 1), (q0, q1) =>
         {
             float* s = stackalloc float[8];
-            for (long q = q0; q < q1; q++)
+            int cols = (int)Math.Min(2 * (q1 - q0), n - 2 * q0);
+            float* part = PartialSums(m * cols);
+            new Span<float>(part, m * cols).Clear();
+            for (int k0 = 0; k0 < kq; k0 += kb)
             {
-                int j = (int)(2 * q);
-                bool two = j + 1 < n;
-                ushort* w0 = w + (long)j * ldw, w1 = two ? w0 + ldw : w0; // an odd last column is computed twice, stored once
-                int i = 0;
-                for (; i + 4 <= m; i += 4)
+                int kl = Math.Min(kb, kq - k0);
+                for (long q = q0; q < q1; q++)
                 {
-                    Dot4x2<TW>(kq, ap + (long)i * kq, kq, w0, w1, s);
-                    for (int r = 0; r < 4; r++)
+                    int j = (int)(2 * q), jl = j - (int)(2 * q0);
+                    bool two = j + 1 < n;
+                    ushort* w0 = w + (long)j * ldw + k0, w1 = two ? w0 + ldw : w0; // an odd last column is computed twice, stored once
+                    int i = 0;
+                    for (; i + 4 <= m; i += 4)
                     {
-                        float* ar = a + (long)(i + r) * lda;
-                        Store(c + (long)(i + r) * ldc + j, s[2 * r] + TailDot<TW>(kq, k, ar, w0), alpha, beta);
-                        if (two) Store(c + (long)(i + r) * ldc + j + 1, s[2 * r + 1] + TailDot<TW>(kq, k, ar, w1), alpha, beta);
+                        Dot4x2<TW>(kl, ap + (long)m * k0 + (long)i * kl, kl, w0, w1, ldw, s);
+                        for (int r = 0; r < 4; r++)
+                        {
+                            part[(i + r) * cols + jl] += s[2 * r];
+                            if (two) part[(i + r) * cols + jl + 1] += s[2 * r + 1];
+                        }
+                    }
+                    for (; i < m; i++)
+                    {
+                        Dot1x2<TW>(kl, ap + (long)m * k0 + (long)i * kl, w0, w1, ldw, s);
+                        part[i * cols + jl] += s[0];
+                        if (two) part[i * cols + jl + 1] += s[1];
                     }
                 }
-                for (; i < m; i++)
+            }
+            for (int i = 0; i < m; i++)
+            {
+                float* ar = a + (long)i * lda;
+                for (int jl = 0; jl < cols; jl++)
                 {
-                    Dot1x2<TW>(kq, ap + (long)i * kq, w0, w1, s);
-                    float* ar = a + (long)i * lda;
-                    Store(c + (long)i * ldc + j, s[0] + TailDot<TW>(kq, k, ar, w0), alpha, beta);
-                    if (two) Store(c + (long)i * ldc + j + 1, s[1] + TailDot<TW>(kq, k, ar, w1), alpha, beta);
+                    long j = 2 * q0 + jl;
+                    Store(c + (long)i * ldc + j, part[i * cols + jl] + TailDot<TW>(kq, k, ar, w + j * ldw), alpha, beta);
                 }
             }
         });
+    }
+
+    [ThreadStatic] private static float* _partial;
+    [ThreadStatic] private static int _partialCapacity;
+
+    /// <summary>The calling thread's buffer for the partial sums of one column range (grown on demand, kept).</summary>
+    private static float* PartialSums(int floats)
+    {
+        if (_partialCapacity < floats)
+        {
+            if (_partial != null) NativeMemory.AlignedFree(_partial);
+            int cap = Math.Max(floats, 2 * _partialCapacity);
+            _partial = (float*)NativeMemory.AlignedAlloc((nuint)(Math.Max(cap, 16) * sizeof(float)), 64);
+            _partialCapacity = cap;
+        }
+        return _partial;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -275,8 +315,9 @@ public static unsafe class CpuMixedGemm
     /// <remarks>Per 16-wide step: 2 weight loads (32 bytes each) split into 4 even/odd vectors, 8 activation loads, 16 FMAs
     /// into 8 accumulators (14 ymm registers live).</remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Dot4x2<TW>(int kq, float* ap, int lda, ushort* w0, ushort* w1, float* s) where TW : struct, IWiden
+    private static void Dot4x2<TW>(int kq, float* ap, int lda, ushort* w0, ushort* w1, int ldw, float* s) where TW : struct, IWiden
     {
+        ushort* next = w0 + 2L * ldw; // the next column pair's rows, fetched while this pair computes
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default;
         Vector256<float> c20 = default, c21 = default, c30 = default, c31 = default;
         float* a0 = ap, a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda;
@@ -284,6 +325,11 @@ public static unsafe class CpuMixedGemm
         {
             var x0 = Vector256.Load((uint*)(w0 + p));
             var x1 = Vector256.Load((uint*)(w1 + p));
+            if (Sse.IsSupported && (p & 31) == 0)
+            {
+                Sse.Prefetch0(next + p);
+                Sse.Prefetch0(next + ldw + p);
+            }
             var e0 = TW.Low(x0);
             var o0 = TW.High(x0);
             var e1 = TW.Low(x1);
@@ -322,13 +368,19 @@ public static unsafe class CpuMixedGemm
     /// <summary>s[c] = Σ_p ap[p]·widen(w_c[p]) over the vector steps for one reordered activation row and 2 weight rows; even
     /// and odd k in separate accumulators, so 4 independent FMA chains per step.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Dot1x2<TW>(int kq, float* ap, ushort* w0, ushort* w1, float* s) where TW : struct, IWiden
+    private static void Dot1x2<TW>(int kq, float* ap, ushort* w0, ushort* w1, int ldw, float* s) where TW : struct, IWiden
     {
         Vector256<float> e0s = default, o0s = default, e1s = default, o1s = default;
+        ushort* next = w0 + 2L * ldw;
         for (int p = 0; p < kq; p += 16)
         {
             var x0 = Vector256.Load((uint*)(w0 + p));
             var x1 = Vector256.Load((uint*)(w1 + p));
+            if (Sse.IsSupported && (p & 31) == 0)
+            {
+                Sse.Prefetch0(next + p);
+                Sse.Prefetch0(next + ldw + p);
+            }
             var ae = Vector256.Load(ap + p);
             var ao = Vector256.Load(ap + p + 8);
             e0s = Vector256.FusedMultiplyAdd(ae, TW.Low(x0), e0s);
