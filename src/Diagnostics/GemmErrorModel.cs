@@ -26,6 +26,9 @@ public static class GemmErrorModel
     /// <summary>Unit roundoff of an fp32 accumulation that truncates (tensor cores), 2⁻²³.</summary>
     public const double TruncatedRoundoff = 1.0 / (1 << 23);
 
+    /// <summary>Relative rounding error of f32 → bfloat16 to nearest even, 2⁻⁹ (8 significant bits).</summary>
+    public const double Bf16Rounding = 1.0 / (1 << 9);
+
     /// <summary>γ_n = n·u / (1 − n·u).</summary>
     public static double Gamma(int n, double u) => n * u / (1 - n * u);
 
@@ -36,7 +39,7 @@ public static class GemmErrorModel
     /// </summary>
     public static (double[] Reference, double[] Bound) Reference(int batch, int m, int n, int k, float alpha,
         float[] a, int offsetA, int lda, long strideA, bool transA, float[] b, int offsetB, int ldb, long strideB, bool transB,
-        float beta, float[] c0, int offsetC, int ldc, long strideC, double u = Roundoff)
+        float beta, float[] c0, int offsetC, int ldc, long strideC, double u = Roundoff, double inputRounding = 0)
     {
         var reference = new double[c0.Length];
         var bound = new double[c0.Length];
@@ -60,7 +63,9 @@ public static class GemmErrorModel
                 long e = offsetC + bi * strideC + (long)i * ldc + j;
                 double old = beta == 0f ? 0 : beta * (double)c0[e];
                 reference[e] = alpha * sum + old;
-                bound[e] = gamma * (Math.Abs(alpha) * abs + Math.Abs(old));
+                // inputRounding: a kernel that may round one operand (relative error ≤ inputRounding per element, e.g. the
+                // mixed GEMM's activations to bfloat16, 2⁻⁹) changes Σ a·b by at most inputRounding·Σ|a||b| first.
+                bound[e] = (gamma + inputRounding * (1 + gamma)) * Math.Abs(alpha) * abs + gamma * Math.Abs(old);
             }
         });
         return (reference, bound);

@@ -36,6 +36,9 @@ public static class KernelBench
                 Time(k, () => MatMulKernels.GemmBf16(k, 1, n, n, n, 1f, a16.View, n, 0, false, b16.View, n, 0, false, 0f, c.View, n, 0)));
             Emit(log, json, device, "gemm", "tensorcore", "fp16", [n, n, n], flops,
                 Time(k, () => MatMulKernels.GemmF16(k, 1, n, n, n, 1f, a16.View, n, 0, false, b16.View, n, 0, false, 0f, c.View, n, 0)));
+            // The mixed GEMM of IBackend.MatMul: f32 activations × BF16 weights stored (out, in), x·Wᵀ (tensor cores on CUDA).
+            Emit(log, json, device, "gemm_mixed_nt", "mixed", "fp32xbf16", [n, n, n], flops,
+                Time(k, () => MatMulKernels.GemmMixed(k, false, 1, n, n, n, 1f, a.View, n, 0, false, b16.View, n, 0, true, 0f, c.View, n, 0)));
             Emit(log, json, device, "gemm_tn", "tiled", "fp32", [n, n, n], flops,   // Aᵀ·B, the weight-gradient shape
                 Time(k, () => MatMulKernels.SgemmTiled(k, 1, n, n, n, 1f, a.View, n, 0, true, b.View, n, 0, false, 0f, c.View, n, 0)));
             if (n <= 2048)

@@ -26,6 +26,11 @@ public static partial class KernelCheck
         GemmPath("tiled", S([37, 41, 45]), S([1000, 1100, 1200]), AllTransposes),
         GemmPath("bf16", S([37, 41, 45]), S([1000, 1100, 1200]), AllTransposes),
         GemmPath("f16", S([37, 41, 45]), S([1000, 1100, 1200]), [(false, true)]),
+        // The mixed GEMM (f32 activations × 16-bit weights): the tensor-core path rounds the activations to bfloat16 per
+        // tile (its reference rounds them too), the generic path keeps them f32.
+        GemmPath("mixed-bf16-tc", S([37, 41, 45]), S([1000, 1100, 1200]), AllTransposes),
+        GemmPath("mixed-bf16", S([37, 41, 45]), S([1000, 1100, 1200]), AllTransposes),
+        GemmPath("mixed-f16", S([37, 41, 45]), S([300, 200, 500]), [(false, true), (false, false)]),
         GemmPath("dispatch", S([70, 65, 66]), S([2049, 257, 129]), [(false, false)]),
         new("kernel.attention", S([2, 4, 2, 20, 20, 16], [2, 4, 2, 20, 20, 130]),
             S([2, 4, 2, 300, 300, 64], [2, 4, 2, 300, 300, 128], [2, 4, 2, 300, 300, 256], [2, 4, 2, 300, 300, 80]),
@@ -49,8 +54,9 @@ public static partial class KernelCheck
         int m = s[0], n = s[1], k = s[2];
         var rng = new System.Random(1234 + 31 * index + m);
         float[] a = HostData.RandomFloats(rng, m * k), b = HostData.RandomFloats(rng, k * n);
-        bool half = path is "bf16" or "f16";
-        ushort[] a16 = half ? HostData.Round16(a, path == "f16") : [], b16 = half ? HostData.Round16(b, path == "f16") : [];
+        bool half = path is "bf16" or "f16", mixed = path.StartsWith("mixed-", StringComparison.Ordinal);
+        bool f16 = path is "f16" or "mixed-f16";
+        ushort[] a16 = half ? HostData.Round16(a, f16) : [], b16 = half || mixed ? HostData.Round16(b, f16) : [];
         float[] c0 = HostData.RandomFloats(rng, m * n);
         return new GemmInput(m, n, k, t.TA, t.TB, 1.25f, path == "naive" ? 0.5f : 0f, a, b, a16, b16, c0);
     }
@@ -62,8 +68,12 @@ public static partial class KernelCheck
             for (int i = 0; i < transposes.Length; i++)
             {
                 var x = MakeGemm(path, s, transposes[i], i);
-                exact[i] = GemmErrorModel.Reference(1, x.M, x.N, x.K, x.Alpha, x.A, 0, x.Lda, 0, x.TA, x.B, 0, x.Ldb, 0, x.TB, x.Beta, x.C0, 0, x.N, 0,
-                    x.A16.Length > 0 ? GemmErrorModel.TruncatedRoundoff : GemmErrorModel.Roundoff);
+                bool tc = x.A16.Length > 0 || path == "mixed-bf16-tc";
+                // The tensor-core mixed path multiplies the activations rounded to bfloat16: so does its reference.
+                float[] a = path == "mixed-bf16-tc" ? (float[])x.A.Clone() : x.A;
+                if (path == "mixed-bf16-tc") HostData.Round16(a, false);
+                exact[i] = GemmErrorModel.Reference(1, x.M, x.N, x.K, x.Alpha, a, 0, x.Lda, 0, x.TA, x.B, 0, x.Ldb, 0, x.TB, x.Beta, x.C0, 0, x.N, 0,
+                    tc ? GemmErrorModel.TruncatedRoundoff : GemmErrorModel.Roundoff);
             }
             return exact;
         });
@@ -73,14 +83,21 @@ public static partial class KernelCheck
     {
         if (backend is not IlgpuBackend g) throw new ArgumentException($"kernel.gemm-{path} calls ILGPU kernels: {backend.Name} is not an ILGPU device");
         var k = g.Kernels;
-        if (path == "tiled" && !MatMulKernels.CanRunTiles(k))
-            throw new SkipCheck($"the tiled SGEMM needs 256-thread groups, this accelerator has {k.Accelerator.MaxNumThreadsPerGroup}");
+        if (path is "tiled" or "mixed-bf16-tc" && !MatMulKernels.CanRunTiles(k))
+            throw new SkipCheck($"the {path} GEMM needs 256-thread groups, this accelerator has {k.Accelerator.MaxNumThreadsPerGroup}");
         var res = new Tensor[transposes.Length];
         for (int i = 0; i < transposes.Length; i++)
         {
             var x = MakeGemm(path, s, transposes[i], i);
             using var dc = k.Accelerator.Allocate1D(x.C0);
-            if (x.A16.Length > 0)
+            if (path.StartsWith("mixed-", StringComparison.Ordinal))
+            {
+                using var da = k.Accelerator.Allocate1D(x.A);
+                using var db = k.Accelerator.Allocate1D(x.B16);
+                MatMulKernels.GemmMixed(k, path == "mixed-f16", 1, x.M, x.N, x.K, x.Alpha, da.View, x.Lda, 0, x.TA, db.View, x.Ldb, 0, x.TB, x.Beta, dc.View, x.N, 0,
+                    path == "mixed-bf16-tc" ? MixedGemmPath.TensorCore : MixedGemmPath.Generic);
+            }
+            else if (x.A16.Length > 0)
             {
                 using var da = k.Accelerator.Allocate1D(x.A16);
                 using var db = k.Accelerator.Allocate1D(x.B16);

@@ -384,6 +384,16 @@ public static partial class KernelCheck
             var wt = Transposed(b, 56, [k, n], -1f, 1f);
             return [a.MatMul(w), a.MatMul(wt)];
         }, 0, 0, MatMulExact),
+        // The mixed GEMM through IBackend.MatMul (BF16 weights as nn.Linear stores them, x·Wᵀ, and the backward's dY·W):
+        // on CUDA the tensor-core path (activations rounded to bfloat16 per tile, hence the 2⁻⁹ allowance), else the generic kernel.
+        new("matmul.bf16-weight", S([1, 3, 5, 33], [2, 33, 4, 7], [1, 2, 40, 300]), S([1, 128, 4096, 1024], [1, 8, 4096, 512]), (b, s) =>
+        {
+            int bt = s[0], m = s[1], k = s[2], n = s[3];
+            var a = Uniform(b, 65, [bt, m, k], -1f, 1f);
+            var w = Uniform(b, 66, [n, k], -1f, 1f).Cast(DType.BF16);
+            var dy = Uniform(b, 67, [bt, m, n], -1f, 1f);
+            return [a.MatMul(w.MT), dy.MatMul(w)];
+        }, 0, 0, MatMulBf16Exact),
         new("attention", S([1, 2, 1, 5, 8], [2, 4, 2, 33, 16]), S([2, 8, 2, 256, 64]), (b, s) =>
         {
             int bt = s[0], nh = s[1], nkv = s[2], t = s[3], hs = s[4];
@@ -410,6 +420,24 @@ public static partial class KernelCheck
         [
             GemmErrorModel.Reference(bt, m, n, k, 1f, a, 0, k, (long)m * k, false, w, 0, n, (long)k * n, false, 0f, c0, 0, n, (long)m * n),
             GemmErrorModel.Reference(bt, m, n, k, 1f, a, 0, k, (long)m * k, false, wtStorage, 0, k, 0, true, 0f, c0, 0, n, (long)m * n),
+        ];
+    }
+
+    /// <summary>The "matmul.bf16-weight" products in double from the same seeded inputs (the weights rounded to BF16 as the
+    /// device sees them), each element allowed the tensor-core bound plus the activations' rounding to bfloat16.</summary>
+    private static (double[], double[])[] MatMulBf16Exact(int[] s)
+    {
+        int bt = s[0], m = s[1], k = s[2], n = s[3];
+        var cpu = CpuBackend.Default;
+        float[] a = Uniform(cpu, 65, [bt, m, k], -1f, 1f).ToArray();
+        float[] w = Uniform(cpu, 66, [n, k], -1f, 1f).Cast(DType.BF16).Cast(DType.F32).ToArray();
+        float[] dy = Uniform(cpu, 67, [bt, m, n], -1f, 1f).ToArray();
+        return
+        [
+            GemmErrorModel.Reference(1, bt * m, n, k, 1f, a, 0, k, 0, false, w, 0, k, 0, true, 0f, new float[bt * m * n], 0, n, 0,
+                GemmErrorModel.TruncatedRoundoff, GemmErrorModel.Bf16Rounding),
+            GemmErrorModel.Reference(1, bt * m, k, n, 1f, dy, 0, n, 0, false, w, 0, k, 0, false, 0f, new float[bt * m * k], 0, k, 0,
+                GemmErrorModel.TruncatedRoundoff, GemmErrorModel.Bf16Rounding),
         ];
     }
 

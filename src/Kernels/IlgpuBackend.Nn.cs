@@ -12,16 +12,18 @@ public sealed partial class IlgpuBackend
 
     public void MatMul(Tensor a, Tensor b, Tensor c, float alpha, float beta)
     {
-        if (b.DType is DType.BF16 or DType.F16)
-        {
-            // A 16-bit weight operand: widened to an f32 copy for the f32 GEMM (the tensor-core BF16 GEMM is not on this path yet).
-            using var wide = b.Contiguous(DType.F32);
-            MatMul(a, wide, c, alpha, beta);
-            return;
-        }
         var oa = GemmOperand.TryGet(a) ?? throw new TensorException($"MatMul: operand a {a.Layout} is not a GEMM layout");
         var ob = GemmOperand.TryGet(b) ?? throw new TensorException($"MatMul: operand b {b.Layout} is not a GEMM layout");
         int batch = c.Shape[0], m = c.Shape[1], n = c.Shape[2], k = a.Shape[2];
+        if (b.DType is DType.BF16 or DType.F16)
+        {
+            // A 16-bit weight operand, read as stored: the tensor-core kernel on CUDA (BF16), the generic mixed kernel elsewhere.
+            MatMulKernels.GemmMixed(Kernels, b.DType == DType.F16, batch, m, n, k, alpha,
+                F(a), oa.Ld, oa.BatchStride, oa.Transposed,
+                ViewOf<ushort>(b), ob.Ld, ob.BatchStride, ob.Transposed,
+                beta, F(c), Math.Max(n, 1), (long)m * n);
+            return;
+        }
         MatMulKernels.Sgemm(Kernels, batch, m, n, k, alpha,
             F(a), oa.Ld, oa.BatchStride, oa.Transposed,
             F(b), ob.Ld, ob.BatchStride, ob.Transposed,

@@ -84,15 +84,22 @@ public static partial class MatMulKernels
             nk(k.Stream, FlatConfig(k, p), a, b, c, p);
             return;
         }
-        p.TilesM = (m + TcTileM - 1) / TcTileM;
-        p.TilesN = (n + TcTileN - 1) / TcTileN;
-        long groups = (long)batch * p.TilesM * p.TilesN;
+        LaunchTensorCore(k, p, a, ArrayView<float>.Empty, b, c);
+    }
+
+    /// <summary>Launches the tensor-core kernel over batch × tiles: A as 16-bit bits in <paramref name="a"/>, or (p.AFloat = 1)
+    /// as f32 in <paramref name="af"/>, rounded to the B format while a tile is staged.</summary>
+    internal static void LaunchTensorCore(KernelContext k, GemmParams p, ArrayView<ushort> a, ArrayView<float> af, ArrayView<ushort> b, ArrayView<float> c)
+    {
+        p.TilesM = (p.M + TcTileM - 1) / TcTileM;
+        p.TilesN = (p.N + TcTileN - 1) / TcTileN;
+        long groups = (long)p.Batch * p.TilesM * p.TilesN;
         if (groups > int.MaxValue) throw new ArgumentException($"batch·tiles = {groups} is too large for one launch.");
         // A k-contiguous operand (A not transposed, B transposed) may be read as 32-bit pairs when every pair is 4-byte aligned.
-        p.VecA = IsAligned(a, 4) && lda % 2 == 0 && strideA % 2 == 0 ? 1 : 0;
-        p.VecB = IsAligned(b, 4) && ldb % 2 == 0 && strideB % 2 == 0 ? 1 : 0;
-        var kernel = k.Kernel("mm.tc", acc => acc.LoadKernel<ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, GemmParams>(TensorCoreKernel));
-        kernel(k.Stream, new KernelConfig((int)groups, TcThreads), a, b, c, p);
+        p.VecA = p.AFloat == 0 && IsAligned(a, 4) && p.Lda % 2 == 0 && p.StrideA % 2 == 0 ? 1 : 0;
+        p.VecB = IsAligned(b, 4) && p.Ldb % 2 == 0 && p.StrideB % 2 == 0 ? 1 : 0;
+        var kernel = k.Kernel("mm.tc", acc => acc.LoadKernel<ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, GemmParams>(TensorCoreKernel));
+        kernel(k.Stream, new KernelConfig((int)groups, TcThreads), a, af, b, c, p);
     }
 
     /// <summary>One thread per C element with 16-bit inputs converted exactly to FP32 (the reference for the tensor-core kernel, and its fallback on small-group accelerators).</summary>
@@ -124,7 +131,7 @@ public static partial class MatMulKernels
     }
 
     [Kernel]
-    internal static void TensorCoreKernel(ArrayView<ushort> a, ArrayView<ushort> b, ArrayView<float> c, GemmParams p)
+    internal static void TensorCoreKernel(ArrayView<ushort> a, ArrayView<float> af, ArrayView<ushort> b, ArrayView<float> c, GemmParams p)
     {
         if (CudaAsm.IsSupported) CudaAsm.Emit(TcDeclare);
 
@@ -144,9 +151,9 @@ public static partial class MatMulKernels
         int m0 = tm * TcTileM, n0 = (rem - tm * p.TilesN) * TcTileN;
         long aBase = bi * p.StrideA, bBase = bi * p.StrideB;
         bool aK = p.TransA == 0, bK = p.TransB != 0;        // operand stored k-contiguous?
-        bool vecA = p.VecA != 0, vecB = p.VecB != 0, f16 = p.IsF16 != 0;
+        bool vecA = p.VecA != 0, vecB = p.VecB != 0, f16 = p.IsF16 != 0, aFloat = p.AFloat != 0;
 
-        Words8 ra = LoadPairs(a, a32, aBase, p.Lda, m0, p.M, 0, p.K, tid, aK, vecA);
+        Words8 ra = aFloat ? LoadPairsF32(af, aBase, p.Lda, m0, p.M, 0, p.K, tid, aK, f16) : LoadPairs(a, a32, aBase, p.Lda, m0, p.M, 0, p.K, tid, aK, vecA);
         Words8 rb = LoadPairs(b, b32, bBase, p.Ldb, n0, p.N, 0, p.K, tid, bK, vecB);
         StorePairs(sa, 0, ra, tid, aK);
         StorePairs(sb, 0, rb, tid, bK);
@@ -164,7 +171,7 @@ public static partial class MatMulKernels
             if (more)
             {
                 int k0 = (kt + 1) * TcTileK;
-                ra = LoadPairs(a, a32, aBase, p.Lda, m0, p.M, k0, p.K, tid, aK, vecA);
+                ra = aFloat ? LoadPairsF32(af, aBase, p.Lda, m0, p.M, k0, p.K, tid, aK, f16) : LoadPairs(a, a32, aBase, p.Lda, m0, p.M, k0, p.K, tid, aK, vecA);
                 rb = LoadPairs(b, b32, bBase, p.Ldb, n0, p.N, k0, p.K, tid, bK, vecB);
             }
             if (CudaAsm.IsSupported)
@@ -383,6 +390,37 @@ public static partial class MatMulKernels
             uint lo = x[idx];
             return hasHi ? lo | ((uint)x[idx + ld] << 16) : lo;
         }
+    }
+
+    /// <summary>Like <see cref="LoadPairs"/> for an f32 operand (the activations of the mixed GEMM): each value rounded to
+    /// the 16-bit format (bfloat16, or IEEE half when <paramref name="f16"/>) to nearest even as it is staged.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Words8 LoadPairsF32(ArrayView<float> x, long xBase, int ld, int mn0, int mnCount, int k0, int kCount, int tid, bool kContig, bool f16)
+    {
+        Words8 w;
+        w.W0 = LoadPairF32(x, xBase, ld, mn0, mnCount, k0, kCount, tid, kContig, f16);
+        w.W1 = LoadPairF32(x, xBase, ld, mn0, mnCount, k0, kCount, tid + 256, kContig, f16);
+        w.W2 = LoadPairF32(x, xBase, ld, mn0, mnCount, k0, kCount, tid + 512, kContig, f16);
+        w.W3 = LoadPairF32(x, xBase, ld, mn0, mnCount, k0, kCount, tid + 768, kContig, f16);
+        w.W4 = LoadPairF32(x, xBase, ld, mn0, mnCount, k0, kCount, tid + 1024, kContig, f16);
+        w.W5 = LoadPairF32(x, xBase, ld, mn0, mnCount, k0, kCount, tid + 1280, kContig, f16);
+        w.W6 = LoadPairF32(x, xBase, ld, mn0, mnCount, k0, kCount, tid + 1536, kContig, f16);
+        w.W7 = LoadPairF32(x, xBase, ld, mn0, mnCount, k0, kCount, tid + 1792, kContig, f16);
+        return w;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint LoadPairF32(ArrayView<float> x, long xBase, int ld, int mn0, int mnCount, int k0, int kCount, int e, bool kContig, bool f16)
+    {
+        int r = kContig ? e >> 4 : e & 127;
+        int kp = kContig ? e & 15 : e >> 7;
+        int row = mn0 + r, k = k0 + 2 * kp;
+        if (row >= mnCount || k >= kCount) return 0u;
+        long idx = kContig ? xBase + (long)row * ld + k : xBase + (long)k * ld + row;
+        uint lo = f16 ? DeviceHalf.ToF16(x[idx]) : DeviceHalf.ToBf16(x[idx]);
+        if (k + 1 >= kCount) return lo;
+        float next = x[kContig ? idx + 1 : idx + ld];
+        return lo | ((uint)(f16 ? DeviceHalf.ToF16(next) : DeviceHalf.ToBf16(next)) << 16);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -216,4 +216,6 @@ public struct GemmParams
     public int VecA, VecB, VecC;
     /// <summary>Tensor-core kernel: 1 for IEEE half inputs, 0 for bfloat16.</summary>
     public int IsF16;
+    /// <summary>Tensor-core kernel: 1 when A is f32 (the mixed GEMM's activations), rounded to the 16-bit format per staged tile.</summary>
+    public int AFloat;
 }

@@ -8,11 +8,12 @@ using LLaDA.Tensors.Cpu;
 namespace LLaDA.Cli.Bench;
 
 /// <summary>The workloads of `llada bench`, one method per op family. Inputs are made once; each timed call runs in a TensorScope so outputs return to the pool.</summary>
-internal static class CpuBenchCases
+internal static partial class CpuBenchCases
 {
     public static IEnumerable<BenchResult> Run(string family, double budget, bool quick) => family switch
     {
         "matmul" => MatMul(budget, quick),
+        "mixed-gemm" => MixedGemm(budget, quick),
         "attention" => Attention(budget, quick),
         "elementwise" => Elementwise(budget),
         "reduce" => Reduce(budget),

@@ -166,7 +166,7 @@ public sealed class CommandLineTests : IDisposable
     [InlineData("llada: unknown option --frob for train (see llada train --help)", "train", "--frob")]
     [InlineData("llada: unknown option --lr for generate (see llada generate --help)", "generate", "--prompt", "x", "--lr", "0.1")]
     [InlineData("llada: unknown option --frob", "bench", "--frob")]
-    [InlineData("llada: op 'gemm' (all,matmul,attention,elementwise,reduce,softmax,rmsnorm,rope,crossentropy,embedding,adamw,train,sample,sample-head): not one of these", "bench", "gemm")]
+    [InlineData("llada: op 'gemm' (all,matmul,mixed-gemm,attention,elementwise,reduce,softmax,rmsnorm,rope,crossentropy,embedding,adamw,train,sample,sample-head): not one of these", "bench", "gemm")]
     [InlineData("llada: unexpected argument 'extra' for info", "info", "dir", "extra")]
     [InlineData("llada: unknown command 'frobnicate' (bench, train, sft, info, generate, chat, eval, check, kernels, make-checkpoint)", "frobnicate")]
     public void UsageError_OneLlAdaLineAndExitCode2(string expected, params string[] args)

@@ -29,7 +29,7 @@ public sealed class MatMulAttentionBenchTests : IClassFixture<KernelCpuFixture>
         var log = new StringWriter();
         KernelBench.Run(_k, log, json: true);
         string[] lines = log.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Equal(8, lines.Length);   // 5 GEMMs at one size + 3 attention timings at one shape
+        Assert.Equal(9, lines.Length);   // 6 GEMMs (the mixed f32 × BF16 one included) at one size + 3 attention timings at one shape
         foreach (string line in lines)
         {
             var row = JsonDocument.Parse(line).RootElement;

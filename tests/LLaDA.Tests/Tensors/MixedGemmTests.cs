@@ -20,7 +20,15 @@ public sealed unsafe class MixedGemmTests
     {
         var d = new TheoryData<int, int, int, bool, DType, float>();
         // m ≤ 8 with transposed B streams the weights; the rest widens panels (n and k cross the 512/256 panel edges).
-        foreach (var (m, n, k) in new[] { (1, 37, 70), (3, 130, 300), (8, 17, 9), (9, 600, 513), (40, 70, 260), (2, 1030, 17) })
+        // Streaming: 4-row register blocks plus single rows (m 4, 5, 7, 8), odd n (the last column alone), k below, at and
+        // off the 16-wide step, and k blocks (m > 2 cuts k into 4096/m). Column blocks (n ≥ 512, m > 8 or B not
+        // transposed): partial last block and k panel (600 = 256 + 256 + 88). Shared panels: n < 512.
+        foreach (var (m, n, k) in new[]
+        {
+            (1, 37, 70), (3, 130, 300), (8, 17, 9), (9, 600, 513), (40, 70, 260), (2, 1030, 17),
+            (4, 33, 16), (5, 3, 47), (7, 9, 1100), (8, 2, 2065), (1, 1, 15), (6, 1, 33),
+            (33, 1100, 300), (12, 257, 600), (64, 513, 40),
+        })
             foreach (bool transB in new[] { true, false })
                 foreach (var t in new[] { DType.BF16, DType.F16 })
                     d.Add(m, n, k, transB, t, m % 2 == 0 ? 0f : 0.5f);
@@ -49,8 +57,98 @@ public sealed unsafe class MixedGemmTests
     }
 
     [Theory]
+    [InlineData(3, 600, 70, true)]    // column blocks
+    [InlineData(20, 50, 300, false)]  // shared panels
+    [InlineData(2, 20, 40, true)]     // m ≤ 8 but A transposed: not the streaming layout
+    public void Gemm_TransposedA_MatchesNaive(int m, int n, int k, bool transB)
+    {
+        var a = Floats(k * m, 11);   // stored (k, m)
+        var bw = Bits(Floats(k * n, 12), DType.BF16);
+        var fast = Floats(m * n, 13);
+        var slow = (float[])fast.Clone();
+        int ldb = transB ? k : n;
+        fixed (float* pa = a, pf = fast, ps = slow)
+        fixed (ushort* pb = bw)
+        {
+            CpuMixedGemm.Gemm(1, m, n, k, 0.75f, pa, m, 0, true, pb, DType.BF16, ldb, 0, transB, 0.5f, pf, n, 0);
+            CpuMixedGemm.GemmNaive(1, m, n, k, 0.75f, pa, m, 0, true, pb, DType.BF16, ldb, 0, transB, 0.5f, ps, n, 0);
+        }
+        for (int i = 0; i < fast.Length; i++)
+            Assert.True(Math.Abs(fast[i] - slow[i]) <= 1e-5f * (k + 1), $"[{i}] {fast[i]} vs {slow[i]} (m {m}, n {n}, k {k}, transB {transB})");
+    }
+
+    [Fact]
+    public void FromHalfBits_EveryPattern_EqualsScalarConversion()
+    {
+        // The vector F16 widening of the streaming kernel, all 65,536 patterns: zeros, subnormals, normals, ±∞ bit-exact, NaN as NaN.
+        var lanes = new uint[8];
+        var got = new float[8];
+        for (int h = 0; h < 65536; h += 8)
+        {
+            for (int l = 0; l < 8; l++) lanes[l] = (uint)(h + l);
+            System.Runtime.Intrinsics.Vector256.CopyTo(CpuMixedGemm.FromHalfBits(System.Runtime.Intrinsics.Vector256.Create(lanes)), got);
+            for (int l = 0; l < 8; l++)
+            {
+                float want = Half16.FromF16((ushort)(h + l));
+                if (float.IsNaN(want)) Assert.True(float.IsNaN(got[l]), $"0x{h + l:X4}: {got[l]} is not NaN");
+                else Assert.True(BitConverter.SingleToInt32Bits(want) == BitConverter.SingleToInt32Bits(got[l]), $"0x{h + l:X4}: {got[l]} vs {want}");
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(6)]
+    [InlineData(20)]
+    public void Gemm_F16SpecialWeights_MatchNaive(int m)
+    {
+        // F16 weights holding ±0, subnormals, the largest finite values and ±∞, read by every path (m 1, 6 stream; 20 panels).
+        int n = 40, k = 48;
+        var a = Floats(m * k, 14).Select(v => v == 0f ? 0.5f : v).ToArray();
+        ushort[] specials = [0x0000, 0x8000, 0x0001, 0x83FF, 0x0400, 0x7BFF, 0xFBFF, 0x3C00];
+        var bw = Bits(Floats(k * n, 15), DType.F16);
+        for (int i = 0; i < bw.Length; i += 7) bw[i] = specials[(i / 7) % specials.Length];
+        bw[5 * k + 3] = 0x7C00;   // +∞ in column 5 (transposed B): that column's outputs are ±∞
+        var fast = new float[m * n];
+        var slow = new float[m * n];
+        fixed (float* pa = a, pf = fast, ps = slow)
+        fixed (ushort* pb = bw)
+        {
+            CpuMixedGemm.Gemm(1, m, n, k, 1f, pa, k, 0, false, pb, DType.F16, k, 0, true, 0f, pf, n, 0);
+            CpuMixedGemm.GemmNaive(1, m, n, k, 1f, pa, k, 0, false, pb, DType.F16, k, 0, true, 0f, ps, n, 0);
+        }
+        for (int i = 0; i < fast.Length; i++)
+        {
+            if (float.IsInfinity(slow[i]) || float.IsNaN(slow[i])) Assert.Equal(slow[i], fast[i]);
+            else Assert.True(Math.Abs(fast[i] - slow[i]) <= 1e-5f * 65504f * (k + 1), $"[{i}] {fast[i]} vs {slow[i]}");
+        }
+        Assert.True(float.IsInfinity(fast[5]));
+    }
+
+    [Theory]
+    [InlineData(4, 4096, 300, true)]   // streaming
+    [InlineData(40, 1100, 300, true)]  // column blocks
+    [InlineData(40, 1100, 300, false)]
+    public void Gemm_SameBitsOnOneOrAllThreads(int m, int n, int k, bool transB)
+    {
+        var a = Floats(m * k, 16);
+        var bw = Bits(Floats(k * n, 17), DType.BF16);
+        var one = new float[m * n];
+        var all = new float[m * n];
+        fixed (float* pa = a, p1 = one, pn = all)
+        fixed (ushort* pb = bw)
+        {
+            using (CpuParallel.Use(1)) CpuMixedGemm.Gemm(1, m, n, k, 1f, pa, k, 0, false, pb, DType.BF16, transB ? k : n, 0, transB, 0f, p1, n, 0);
+            CpuMixedGemm.Gemm(1, m, n, k, 1f, pa, k, 0, false, pb, DType.BF16, transB ? k : n, 0, transB, 0f, pn, n, 0);
+        }
+        Assert.Equal(one, all);
+    }
+
+    [Theory]
     [InlineData(2, 3, 33, 0L)] // shared weights across the batch (the model's case)
     [InlineData(3, 12, 40, 1L)] // one weight matrix per batch entry
+    [InlineData(2, 9, 600, 0L)] // column blocks, shared weights
+    [InlineData(2, 9, 520, 1L)] // column blocks, one weight matrix per batch entry
     public void Gemm_Batched_MatchesNaive(int batch, int m, int n, long perBatchB)
     {
         int k = 50;
