@@ -46,6 +46,7 @@ public static class BenchCommand
         {
             Op, Json, Quick, Profile, Threads, Checkpoint, DeviceOption,
         };
+        c.Add(ModelBench.Definition()); // `llada bench model DIR`
         c.SetAction(Run);
         return c;
     }
