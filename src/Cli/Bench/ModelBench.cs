@@ -32,13 +32,14 @@ public static class ModelBench
     private static readonly Option<int> BlockLength = Opt.Int("block-length", "semi-autoregressive block of the chat answer", 32);
     private static readonly Option<double> Threshold = Opt.Real("threshold", "confidence threshold of the chat answer (Fast-dLLM parallel decoding)", 0.9);
     private static readonly Option<int> ChatForwards = Opt.Int("chat-forwards", "stop the chat answer after this many forward passes and report those (a full 8B answer takes minutes on 2 cores)", 0);
+    private static readonly Option<bool> NoChat = Opt.Flag("no-chat", "time the load and the forwards only (the 8B's runs can then be split to fit a real-time-priority window)");
     private static readonly Option<double> MaxRssGb = Opt.Real("max-rss-gb", "stop (at the next forward) once the resident set exceeds this many GB", 20);
 
     public static Command Definition()
     {
         var c = new Command("model", "load a checkpoint directory memory-mapped and time it: load, forwards at 1/32/128/512 tokens (GFLOP/s, % of FMA peak), a chat answer; peak RSS")
         {
-            Dir, Json, Threads, Lengths, GenLength, BlockLength, Threshold, ChatForwards, MaxRssGb,
+            Dir, Json, Threads, Lengths, GenLength, BlockLength, Threshold, ChatForwards, NoChat, MaxRssGb,
         };
         c.SetAction(Run);
         return c;
@@ -50,6 +51,9 @@ public static class ModelBench
         public IReadOnlyList<int> Lengths { get; init; } = [1, 32, 128, 512];
         public int Threads { get; init; } = Environment.ProcessorCount;
         public SamplerConfig Chat { get; init; } = new() { GenLength = 128, BlockLength = 32, Steps = 128, Threshold = 0.9, Cache = CacheMode.Dual };
+
+        /// <summary>Whether the chat answer is measured at all.</summary>
+        public bool RunChat { get; init; } = true;
 
         /// <summary>0: the whole answer; otherwise stop after this many forward passes.</summary>
         public int ChatForwards { get; init; }
@@ -79,7 +83,7 @@ public static class ModelBench
         {
             throw new OptionException(e.Message);
         }
-        var settings = new Settings { Lengths = lengths, Threads = p.GetValue(Threads), Chat = chat, ChatForwards = p.GetValue(ChatForwards), MaxRssBytes = p.GetValue(MaxRssGb) * 1e9 };
+        var settings = new Settings { Lengths = lengths, Threads = p.GetValue(Threads), Chat = chat, ChatForwards = p.GetValue(ChatForwards), RunChat = !p.GetValue(NoChat), MaxRssBytes = p.GetValue(MaxRssGb) * 1e9 };
         bool json = p.GetValue(Json);
         var report = Measure(dir, settings, json ? TextWriter.Null : Console.Out);
         if (json) Console.WriteLine(JsonSerializer.Serialize(report, JsonOpts));
@@ -175,7 +179,7 @@ public static class ModelBench
     /// <summary>The chat measurement: the templated prompt, the sampler with the settings' configuration, every forward timed.</summary>
     private static ChatRow? Chat(MaskPredictor model, ITokenizer tok, Settings s, long matmulParams, MachineLimits limits, MemoryWatch memory, TextWriter log)
     {
-        if (s.Chat.GenLength <= 0) return null;
+        if (!s.RunChat) return null;
         var sp = ModelLoader.Specials(tok, model.Config);
         int[] prompt = ChatTemplate.Encode(tok, [("user", Prompt)]);
         ModelLoader.EnsureContext(model.Config, prompt.Length, s.Chat.GenLength, "--gen-length");
