@@ -284,16 +284,9 @@ public readonly record struct ProcStatus(long RssBytes, long PeakRssBytes, long 
 {
     public static ProcStatus Read()
     {
-        long rss = 0, hwm = 0, anon = 0, file = 0;
         try
         {
-            foreach (var line in File.ReadLines("/proc/self/status"))
-            {
-                if (line.StartsWith("VmRSS:", StringComparison.Ordinal)) rss = Kb(line);
-                else if (line.StartsWith("VmHWM:", StringComparison.Ordinal)) hwm = Kb(line);
-                else if (line.StartsWith("RssAnon:", StringComparison.Ordinal)) anon = Kb(line);
-                else if (line.StartsWith("RssFile:", StringComparison.Ordinal)) file = Kb(line);
-            }
+            return Parse(File.ReadAllLines("/proc/self/status"));
         }
         catch (IOException)
         {
@@ -301,12 +294,26 @@ public readonly record struct ProcStatus(long RssBytes, long PeakRssBytes, long 
         catch (UnauthorizedAccessException)
         {
         }
+        return default;
+    }
+
+    /// <summary>The fields of /proc/PID/status lines ("VmHWM:\t16132696 kB"); missing ones are 0.</summary>
+    public static ProcStatus Parse(IEnumerable<string> lines)
+    {
+        long rss = 0, hwm = 0, anon = 0, file = 0;
+        foreach (var line in lines)
+        {
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal)) rss = Kb(line);
+            else if (line.StartsWith("VmHWM:", StringComparison.Ordinal)) hwm = Kb(line);
+            else if (line.StartsWith("RssAnon:", StringComparison.Ordinal)) anon = Kb(line);
+            else if (line.StartsWith("RssFile:", StringComparison.Ordinal)) file = Kb(line);
+        }
         return new ProcStatus(rss, hwm, anon, file);
     }
 
     private static long Kb(string line)
     {
-        var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        var parts = line.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries); // "VmHWM:\t16132696 kB": a tab, spaces only below 8 digits
         return parts.Length >= 2 && long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out long kb) ? kb * 1024 : 0;
     }
 }

@@ -130,4 +130,17 @@ public sealed class ModelBenchTests : IDisposable
         Assert.True(managed <= budget, $"the forward allocated {managed} managed bytes; activations budget {budget}");
         Assert.Equal(inUse0, backend.Pool.BytesInUse); // nothing of the forward outlives it
     }
+    [Fact]
+    public void ProcStatus_ReadsTheKernelsLines_WithOrWithoutSpacesAfterTheTab()
+    {
+        // As /proc/self/status prints them: a tab, then spaces only while the number has fewer than 8 digits.
+        var s = ProcStatus.Parse(["Name:\tllada", "VmHWM:\t16132696 kB", "VmRSS:\t  430352 kB", "RssAnon:\t    5852 kB", "RssFile:\t16000000 kB"]);
+        Assert.Equal(16132696L * 1024, s.PeakRssBytes);
+        Assert.Equal(430352L * 1024, s.RssBytes);
+        Assert.Equal(5852L * 1024, s.AnonBytes);
+        Assert.Equal(16000000L * 1024, s.FileBytes);
+        Assert.Equal(default(ProcStatus), ProcStatus.Parse(["Name:\tllada"]));
+        var now = ProcStatus.Read();
+        if (OperatingSystem.IsLinux()) Assert.True(now.PeakRssBytes >= now.RssBytes && now.RssBytes >= now.AnonBytes && now.AnonBytes > 0);
+    }
 }
