@@ -72,6 +72,8 @@ public static class OptionRanges
         new("mask-draws", I, 1, 1 << 20),
         new("max-lines", I, 0, IntMax, Note: "0 = all"),
         new("count", I, 1, IntMax),
+        new("chat-forwards", I, 0, IntMax, Note: "0 = the whole answer"),
+        new("max-rss-gb", R, 0, 1e6, MinOpen: true),
         // rates and weights
         new("lr", R, 0, 1, Note: "0 freezes the weights"),
         new("min-lr", R, 0, 1),

@@ -48,6 +48,7 @@ public static class BenchCommand
         {
             Op, Json, Quick, Profile, Threads, Checkpoint, DeviceOption,
         };
+        c.Add(ModelBench.Definition()); // `llada bench model DIR`
         c.SetAction(Run);
         return c;
     }

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using LLaDA.Nn;
 using LLaDA.Nn.Serialization;
 using LLaDA.Tensors;
+using LLaDA.Tensors.Cpu;
 
 namespace LLaDA.Cli.Commands;
 
@@ -78,7 +79,7 @@ public static class SyntheticCheckpoint
     public static void Write(string dir, Layout plan, ulong seed)
     {
         var c = plan.Config;
-        var pending = plan.Tensors.Select((t, i) => new PendingTensor(t.Name, t.Shape, DType.BF16, () => Random(t.Shape, c.InitStd, seed, (ulong)i + 1))).ToList();
+        var pending = plan.Tensors.Select((t, i) => PendingTensor.Streamed(t.Name, t.Shape, DType.BF16, s => EmitRandom(s, t.Shape, c.InitStd, seed, (ulong)i + 1))).ToList();
         Checkpoint.WriteWeights(dir, pending, shardCount: plan.ShardCount);
         AtomicFile.WriteText(Path.Combine(dir, Checkpoint.ConfigFile), ConfigJson(c));
         AtomicFile.WriteText(Path.Combine(dir, "generation_config.json"), new JsonObject
@@ -93,12 +94,39 @@ public static class SyntheticCheckpoint
         AtomicFile.WriteText(Path.Combine(dir, "tokenizer_config.json"), TokenizerConfigJson());
     }
 
-    /// <summary>BF16 N(0, std²) for matrices (truncated at ±3σ as the model's own init), ones for 1-D norm scales.</summary>
-    private static Tensor Random(int[] shape, float std, ulong seed, ulong stream)
+    /// <summary>Elements generated and written per piece: 4 MiB of BF16 (a multiple of Philox's four words per block).</summary>
+    private const int PieceElements = 1 << 21;
+
+    /// <summary>Writes a tensor's BF16 bytes piece by piece, holding one piece at a time (≈ 12 MiB whatever the tensor's size):
+    /// N(0, std²) truncated at ±3σ for matrices — bit for bit <c>Init.Normal(shape, std, seed, stream).Contiguous(BF16)</c>, the
+    /// model's own init rounded to BF16, since Philox is counter-based and every element is drawn at its own index — and ones
+    /// for the 1-D norm scales.</summary>
+    public static void EmitRandom(Stream s, int[] shape, float std, ulong seed, ulong stream)
     {
-        if (shape.Length == 1) return Tensor.Ones(shape, DType.BF16);
-        using var w = Init.Normal(shape, std, seed, stream, LLaDA.Tensors.Cpu.CpuBackend.Default);
-        return w.Contiguous(DType.BF16);
+        long n = shape.Aggregate(1L, (p, d) => p * d);
+        int piece = (int)Math.Min(n, PieceElements);
+        var f = new float[piece];
+        var bf = new ushort[piece];
+        ulong offset = stream << 40; // Init.Normal's counter range of this stream
+        for (long at = 0; at < n; at += piece)
+        {
+            int len = (int)Math.Min(piece, n - at);
+            if (shape.Length == 1) bf.AsSpan(0, len).Fill(Half16.ToBf16(1f));
+            else
+            {
+                // Four normals per Philox block; the workers take whole blocks, so the numbers do not depend on the split.
+                long pieceStart = at;
+                LLaDA.Tensors.Cpu.CpuParallel.For((len + 3) / 4, 80, (b0, b1) =>
+                {
+                    int i0 = (int)(b0 * 4), i1 = (int)Math.Min(len, b1 * 4);
+                    var dst = f.AsSpan(i0, i1 - i0);
+                    LLaDA.Tensors.Random.Philox.FillNormal(dst, seed, offset, pieceStart + i0);
+                    var out16 = bf.AsSpan(i0, i1 - i0);
+                    for (int j = 0; j < dst.Length; j++) out16[j] = Half16.ToBf16(Math.Clamp(dst[j], -3f, 3f) * std);
+                });
+            }
+            s.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(bf.AsSpan(0, len)));
+        }
     }
 
     /// <summary>config.json as LLaDA-8B-Instruct's (SPEC §4.1), with this shape's sizes.</summary>

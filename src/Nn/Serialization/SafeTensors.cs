@@ -227,10 +227,18 @@ public sealed class SafeTensorsFile
 
 /// <summary>A tensor to be written: its header entry now, its data only when the writer reaches it (so a checkpoint larger
 /// than memory can be written one tensor at a time). <see cref="Produce"/> returns a tensor of <see cref="Shape"/> and
-/// <see cref="DType"/>, which the writer disposes.</summary>
-public sealed record PendingTensor(string Name, int[] Shape, DType DType, Func<Tensor> Produce)
+/// <see cref="DType"/>, which the writer disposes; or, when <see cref="Produce"/> is null, <see cref="Emit"/> writes the
+/// tensor's <see cref="Bytes"/> little-endian bytes straight to the file in pieces of its choosing, so not even one
+/// whole tensor is held in memory (the synthetic 8B's 1 GB embedding).</summary>
+public sealed record PendingTensor(string Name, int[] Shape, DType DType, Func<Tensor>? Produce)
 {
     public long Bytes => Shape.Aggregate(1L, (p, s) => p * s) * DType.SizeOf();
+
+    /// <summary>Writes the data bytes to the stream (used when <see cref="Produce"/> is null); the writer checks the count.</summary>
+    public Action<Stream>? Emit { get; init; }
+
+    /// <summary>A tensor whose bytes <paramref name="emit"/> writes piece by piece.</summary>
+    public static PendingTensor Streamed(string name, int[] shape, DType dtype, Action<Stream> emit) => new(name, shape, dtype, null) { Emit = emit };
 }
 
 /// <summary>Writes .safetensors files atomically (temp file + rename), optionally converting F32 tensors to BF16/F16.</summary>
@@ -287,6 +295,14 @@ public static class SafeTensorsWriter
             fs.Write(header);
             foreach (var item in items)
             {
+                if (item.Produce is null)
+                {
+                    long start = fs.Position;
+                    (item.Emit ?? throw new CheckpointException($"{path}: tensor '{item.Name}' has neither data nor an emitter"))(fs);
+                    if (fs.Position - start != item.Bytes)
+                        throw new CheckpointException($"{path}: tensor '{item.Name}' was announced as {item.Bytes} bytes but {fs.Position - start} were written");
+                    continue;
+                }
                 using var c = item.Produce();
                 if (c.DType != item.DType || !c.Shape.SequenceEqual(item.Shape) || !c.IsContiguous)
                     throw new CheckpointException($"{path}: tensor '{item.Name}' was announced as {item.DType} [{string.Join(", ", item.Shape)}] but produced {c.DType} [{string.Join(", ", c.ShapeArray())}]");

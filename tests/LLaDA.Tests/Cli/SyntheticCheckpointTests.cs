@@ -63,4 +63,38 @@ public sealed class SyntheticCheckpointTests : IDisposable
         Assert.Equal(0, ic);
         Assert.Contains("tensors:    21 (BF16 ×21)", iout); // 2 layers × 9 + embedding, final norm, head
     }
+    [Fact]
+    public void StreamedWeights_AreTheModelsOwnInitRoundedToBf16_PieceByPiece()
+    {
+        // More elements than one generated piece (2²¹), and a count not a multiple of Philox's four words per block.
+        int[] shape = [1031, 2039];
+        using var ms = new MemoryStream();
+        SyntheticCheckpoint.EmitRandom(ms, shape, 0.02f, 7, 5);
+        var bytes = ms.ToArray();
+        Assert.Equal(2L * 1031 * 2039, bytes.Length);
+        // Reference: the model's init in F32 as a whole tensor, then converted by the backend.
+        using var w = Init.Normal(shape, 0.02f, 7, 5, LLaDA.Tensors.Cpu.CpuBackend.Default);
+        using var bf = w.Contiguous(LLaDA.Tensors.DType.BF16);
+        var expected = new ushort[bf.Numel];
+        bf.Backend.Download<ushort>(bf, expected);
+        Assert.Equal(System.Runtime.InteropServices.MemoryMarshal.AsBytes(expected.AsSpan()).ToArray(), bytes);
+        // Another seed gives other weights; norm scales are ones.
+        using var other = new MemoryStream();
+        SyntheticCheckpoint.EmitRandom(other, shape, 0.02f, 8, 5);
+        Assert.NotEqual(bytes, other.ToArray());
+        using var ones = new MemoryStream();
+        SyntheticCheckpoint.EmitRandom(ones, [5], 0.02f, 7, 1);
+        Assert.Equal(Enumerable.Repeat(new byte[] { 0x80, 0x3F }, 5).SelectMany(b => b).ToArray(), ones.ToArray());
+    }
+
+    [Fact]
+    public void Writer_RefusesAStreamedTensorOfTheWrongByteCount()
+    {
+        Directory.CreateDirectory(_dir);
+        string path = Path.Combine(_dir, "bad.safetensors");
+        var items = new[] { PendingTensor.Streamed("w", [4, 4], LLaDA.Tensors.DType.BF16, s => s.Write(new byte[30])) };
+        var e = Assert.Throws<CheckpointException>(() => SafeTensorsWriter.Write(path, items));
+        Assert.Contains("'w' was announced as 32 bytes but 30 were written", e.Message);
+        Assert.False(File.Exists(path));
+    }
 }
