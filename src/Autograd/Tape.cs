@@ -83,6 +83,7 @@ public sealed class Tape : IDisposable
                 }
                 if (!gj.Shape.SequenceEqual(input.Shape))
                     throw new TensorException($"{op.Name}.Backward: gradient {Check.Fmt(gj.Shape)} for input {j} does not match its shape {Check.Fmt(input.Shape)}");
+                long ta = OpProfiler.Start();
                 if (input.IsLeaf) input.AccumulateGrad(gj);
                 else
                 {
@@ -90,6 +91,7 @@ public sealed class Tape : IDisposable
                     Variable.Accumulate(ref acc, gj);
                     grads[input] = acc!;
                 }
+                OpProfiler.Stop("AccumulateGrad", ta);
             }
         }
         while (firstUse is not null && next < firstUse.Count) gradFinal!(firstUse[next++].Leaf);
