@@ -74,7 +74,7 @@ public sealed class Variable : IDisposable
     }
 
     /// <summary>True when the tensor is the only view of its whole, contiguous F32 storage (safe to update in place).</summary>
-    private static bool Exclusive(Tensor t)
+    internal static bool Exclusive(Tensor t)
         => t.DType == DType.F32 && t.IsContiguous && t.Storage.RefCount == 1 && t.Layout.Offset == 0 && t.Numel == t.Storage.Elements;
 
     private static Tensor Own(Tensor g)
