@@ -85,15 +85,13 @@ public sealed class Tape : IDisposable
                 }
                 if (!gj.Shape.SequenceEqual(input.Shape))
                     throw new TensorException($"{op.Name}.Backward: gradient {Check.Fmt(gj.Shape)} for input {j} does not match its shape {Check.Fmt(input.Shape)}");
-                long ta = OpProfiler.Start();
                 if (input.IsLeaf) input.AccumulateGrad(gj);
                 else
                 {
                     grads.TryGetValue(input, out var acc);
-                    Variable.Accumulate(ref acc, gj);
+                    Variable.Accumulate(ref acc, gj, keepViews: true);
                     grads[input] = acc!;
                 }
-                OpProfiler.Stop("AccumulateGrad", ta);
             }
         }
         while (firstUse is not null && next < firstUse.Count) gradFinal!(firstUse[next++].Leaf);

@@ -25,7 +25,7 @@ internal static class TrainProfile
             "AdamW" => "AdamW",
             "GradClip" or "ZeroGrad" => "grad clip + zero",
             "Contiguous" or "Permute" or "Reshape" or "Narrow" or "Cat" or "Expand" => "layout copies",
-            "AccumulateGrad" => "grad accumulate",
+            "AccumulateGrad.copy" or "AccumulateGrad.add" or "AccumulateGrad.sum" => "grad accumulate",
             "Noising" => "noising",
             "RowLosses" => "loss bookkeeping",
             "FreeActivations" => "free activations",
