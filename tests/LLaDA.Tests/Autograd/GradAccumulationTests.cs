@@ -9,6 +9,32 @@ namespace LLaDA.Tests.Autograd;
 /// through a GEMM with β = 1 when its input feeds several projections, against the unfused sum and finite differences.</summary>
 public class GradAccumulationTests
 {
+    /// <summary>y = x that records whether each backward received a contiguous gradient.</summary>
+    private sealed class LayoutProbeOp(List<bool> contiguous) : Op
+    {
+        public override string Name => "GradLayoutProbe";
+        public override Tensor Forward() => Inputs[0].Data.Clone();
+
+        public override void Backward(Tensor g, Tensor?[] grads)
+        {
+            contiguous.Add(g.IsContiguous);
+            grads[0] = g.Clone();
+        }
+    }
+
+    [Fact]
+    public void Tape_PassesAStridedFirstGradientOnAsTheView_AndTheGradientStaysExact()
+    {
+        // probe(tanh x)ᵀ·2: the transpose's backward hands the probe a strided view; the tape keeps it (no copy) and the
+        // gradient of x still matches finite differences.
+        using var x = Rng.Tensor(731, 4, 6);
+        var seen = new List<bool>();
+        Variable Graph(Variable[] v) => F.Scale(F.Transpose(F.Apply(new LayoutProbeOp(seen), F.Tanh(v[0])), 0, 1), 2f);
+        Grads(Graph, [x]);
+        Assert.Equal([false], seen);
+        GradAssert.Passes(Graph, [x]);
+    }
+
     /// <summary>y = 3x that records the accumulator the tape offered for each input and, when asked, adds its gradient into it.</summary>
     private sealed class ProbeOp(List<bool[]> seen, bool addInPlace) : Op
     {
