@@ -19,6 +19,13 @@ public abstract class Op : IDisposable
     /// <summary>True when input i wants a gradient.</summary>
     protected bool NeedsGrad(int i) => Inputs[i].RequiresGrad;
 
+    /// <summary>During <see cref="Backward"/>: for each input, the gradient the tape has already accumulated for it when
+    /// that tensor may be updated in place (contiguous F32, sole owner of its storage), else null.</summary>
+    /// <remarks>An op may add its gradient for input i straight into Accumulators[i] (e.g. a GEMM with β = 1, so the
+    /// sum needs no temporary and no separate add pass) and then leave grads[i] null: the tape keeps the accumulator.
+    /// Ops that ignore it are unaffected (their grads[i] is added as before).</remarks>
+    protected internal Tensor?[]? Accumulators { get; internal set; }
+
     /// <summary>Computes the output tensor from Inputs[i].Data.</summary>
     public abstract Tensor Forward();
 

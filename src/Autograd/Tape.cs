@@ -67,9 +67,11 @@ public sealed class Tape : IDisposable
             var op = _ops[i];
             if (!grads.Remove(op.Output!, out var g)) continue;
             var gin = new Tensor?[op.Inputs.Length];
+            op.Accumulators = Accumulators(op, grads);
             long t0 = OpProfiler.Start();
             op.Backward(g, gin);
             OpProfiler.Stop(op.Name + ".backward", t0);
+            op.Accumulators = null;
             g.Dispose();
             for (int j = 0; j < gin.Length; j++)
             {
@@ -87,13 +89,33 @@ public sealed class Tape : IDisposable
                 else
                 {
                     grads.TryGetValue(input, out var acc);
-                    Variable.Accumulate(ref acc, gj);
+                    Variable.Accumulate(ref acc, gj, keepViews: true);
                     grads[input] = acc!;
                 }
             }
         }
         while (firstUse is not null && next < firstUse.Count) gradFinal!(firstUse[next++].Leaf);
         foreach (var g in grads.Values) g.Dispose();
+    }
+
+    /// <summary>The in-place-updatable gradients already accumulated for op's non-leaf inputs (see <see cref="Op.Accumulators"/>); null when there are none.</summary>
+    /// <remarks>An input that appears twice among the op's inputs gets none (both slots would add into one tensor while
+    /// the op may still read it); leaves keep their own path (<see cref="Variable.AccumulateGrad"/>).</remarks>
+    private static Tensor?[]? Accumulators(Op op, Dictionary<Variable, Tensor> grads)
+    {
+        Tensor?[]? accs = null;
+        var inputs = op.Inputs;
+        for (int j = 0; j < inputs.Length; j++)
+        {
+            var input = inputs[j];
+            if (input.IsLeaf || !input.RequiresGrad || !grads.TryGetValue(input, out var acc) || !Variable.Exclusive(acc)) continue;
+            bool repeated = false;
+            for (int i = 0; i < inputs.Length; i++) repeated |= i != j && ReferenceEquals(inputs[i], input);
+            if (repeated) continue;
+            accs ??= new Tensor?[inputs.Length];
+            accs[j] = acc;
+        }
+        return accs;
     }
 
     /// <summary>Each leaf that requires grad with the index of the first recorded op reading it, latest first (the order backward finishes them).</summary>

@@ -54,19 +54,27 @@ public sealed class Variable : IDisposable
     }
 
     /// <summary>acc += g, in place when acc owns its memory exclusively, else into a new tensor; takes ownership of g.</summary>
-    internal static void Accumulate(ref Tensor? acc, Tensor g)
+    /// <param name="keepViews">A first contribution that is an F32 view (of shared storage, as Add's backward hands the same
+    /// dy to both operands, or strided, as attention's dq in its (B, T, H, HS)-backed layout and a transpose's backward)
+    /// is kept as it is instead of copied: ops never write into their incoming gradient and take strided operands, and a
+    /// later contribution then sums into a new tensor. Used for the tape's intermediate gradients, not for leaves.</param>
+    internal static void Accumulate(ref Tensor? acc, Tensor g, bool keepViews = false)
     {
         if (acc is null)
         {
-            acc = Exclusive(g) ? g : Own(g);
+            if (Exclusive(g) || (keepViews && g.DType == DType.F32)) acc = g;
+            else
+                using (OpProfiler.Time("AccumulateGrad.copy")) acc = Own(g);
             return;
         }
         if (Exclusive(acc))
         {
-            acc.ZipInPlace(new AddOp(), g, "AccumulateGrad");
+            using (OpProfiler.Time("AccumulateGrad.add"))
+                acc.ZipInPlace(new AddOp(), g, "AccumulateGrad");
             g.Dispose();
             return;
         }
+        using var timer = OpProfiler.Time("AccumulateGrad.sum");
         var sum = acc.Add(g);
         acc.Dispose();
         g.Dispose();
@@ -74,7 +82,7 @@ public sealed class Variable : IDisposable
     }
 
     /// <summary>True when the tensor is the only view of its whole, contiguous F32 storage (safe to update in place).</summary>
-    private static bool Exclusive(Tensor t)
+    internal static bool Exclusive(Tensor t)
         => t.DType == DType.F32 && t.IsContiguous && t.Storage.RefCount == 1 && t.Layout.Offset == 0 && t.Numel == t.Storage.Elements;
 
     private static Tensor Own(Tensor g)

@@ -40,6 +40,8 @@ internal sealed class MatMulOp : Op
 }
 
 /// <summary>y = x·Wᵀ for x (…, K) and W (N, K) stored as nn.Linear's [out, in]; dx = dy·W, dW = dyᵀ·x (no copies of W).</summary>
+/// <remarks>When the tape already holds x's gradient (x feeds several projections: q/k/v, gate/up), dx is added into it
+/// by the GEMM itself (β = 1): no temporary and no separate add pass over the activations.</remarks>
 internal sealed class LinearOp : Op
 {
     public override string Name => "Linear";
@@ -59,7 +61,18 @@ internal sealed class LinearOp : Op
     {
         var x = Inputs[0].Data;
         var w = Inputs[1].Data;
-        if (NeedsGrad(0)) grads[0] = g.MatMul(w); // (…, N)·(N, K)
+        if (NeedsGrad(0))
+        {
+            if (Accumulators?[0] is { } acc && w.DType == DType.F32 && x.Dim(-1) > 0)
+            {
+                // acc (…, K) += dy·W: one GEMM with β = 1 over all rows.
+                int rows = (int)(acc.Numel / x.Dim(-1));
+                using var acc2 = acc.Reshape(rows, x.Dim(-1));
+                using var gRows = g.Reshape(rows, w.Dim(0));
+                acc2.MatMulInto(gRows, w, 1f, 1f);
+            }
+            else grads[0] = g.MatMul(w); // (…, N)·(N, K)
+        }
         if (NeedsGrad(1))
         {
             int k = x.Dim(-1), n = w.Dim(0);

@@ -24,7 +24,7 @@ internal static partial class CpuBenchCases
         "embedding" => Embedding(budget),
         "adamw" => AdamW(budget),
         "train" => Train(budget, quick),
-        "sample" => Sample(quick),
+        "sample" => Sample(budget, quick),
         "sample-head" => SampleHead(quick),
         _ => [],
     };
@@ -284,8 +284,58 @@ internal static partial class CpuBenchCases
     /// <summary>Checkpoint used by the "sample" family (null: a randomly initialised bench-preset model).</summary>
     public static string? SampleCheckpoint { get; set; }
 
+    /// <summary>The two forwards dual-cache decoding runs: the full sequence (recording the cache, once per block) and the
+    /// steady-state one at the block width over that cache (B 1): time per forward and the GEMM + attention flops it ran
+    /// (<see cref="CpuFlops"/>) as a fraction of the peak. With --profile, the block-width forward's time by op family.</summary>
+    private static IEnumerable<BenchResult> DecodeForwards(MaskPredictor model, int[] prompt, int maskId, int gen, int block, double budget)
+    {
+        int len = prompt.Length + gen;
+        var ids = new int[len];
+        Array.Fill(ids, maskId);
+        prompt.CopyTo(ids, 0);
+        using var full = Tensor.FromArray(ids, [1, len], Backend);
+        using var window = full.Narrow(1, prompt.Length, block).Contiguous(); // the first block, at absolute position |prompt|
+        KvCache? cache = null;
+        void Full() => model.Forward(full, null, new KvWindow(0, null, CacheMode.None, c => { cache?.Dispose(); cache = c; })).Data.Dispose();
+        void Block() => model.Forward(window, null, new KvWindow(prompt.Length, cache, CacheMode.Dual)).Data.Dispose();
+        Full();
+        try
+        {
+            foreach (var (name, width, body) in new (string, int, Action)[] { ("full sequence, records the cache", len, Full), ("block width, dual cache", block, Block) })
+            {
+                long flops0 = CpuFlops.Executed;
+                body();
+                double flops = Backend is CpuBackend ? CpuFlops.Executed - flops0 : 0;
+                var (med, best, it) = BenchTimer.Measure(() =>
+                {
+                    using var scope = new TensorScope();
+                    body();
+                }, budget);
+                if (LLaDA.Autograd.OpProfiler.Enabled && width == block)
+                {
+                    var pool = (Backend as CpuBackend)?.Pool;
+                    long poolTicks0 = TrainProfile.Begin(pool);
+                    const int n = 32;
+                    var sw = System.Diagnostics.Stopwatch.StartNew();
+                    for (int i = 0; i < n; i++)
+                    {
+                        using var scope = new TensorScope();
+                        body();
+                    }
+                    TrainProfile.Print(ProfileOut, $"decoding forward ({name}, {width} tokens)", n, sw.Elapsed.TotalMilliseconds / n, pool, poolTicks0, "forward", "cache window bookkeeping, timer overhead");
+                }
+                yield return new BenchResult("decode_forward", $"{name}: {width} of {len} tokens", med, best, flops, 0, it,
+                    $"{width / (med / 1000):F0} positions/s; flops = GEMM + attention run (CpuFlops)");
+            }
+        }
+        finally
+        {
+            cache?.Dispose();
+        }
+    }
+
     /// <summary>Reverse-process decoding modes at gen length 256, block 32 (Fast-dLLM's settings): tokens/s and forward passes per token.</summary>
-    private static IEnumerable<BenchResult> Sample(bool quick)
+    private static IEnumerable<BenchResult> Sample(double budget, bool quick)
     {
         MaskPredictor model;
         LLaDA.Diffusion.Data.SpecialTokens sp;
@@ -315,14 +365,22 @@ internal static partial class CpuBenchCases
             ("thr 0.9 + prefix cache", baseCfg with { Threshold = 0.9, Cache = CacheMode.Prefix }),
             ("thr 0.9 + dual cache", baseCfg with { Threshold = 0.9, Cache = CacheMode.Dual }),
         };
+        foreach (var row in DecodeForwards(model, prompt, sp.Mask, gen, block, budget)) yield return row;
         double baseline = 0;
         foreach (var (name, cfg) in modes)
         {
             sampler.Generate([prompt], cfg with { GenLength = block, BlockLength = block, Steps = block }); // JIT and pool warm-up
             long flops0 = CpuFlops.Executed;
+            // --profile: time per op family of the dual-cache run (the mode the issue measures), per forward pass.
+            bool profile = LLaDA.Autograd.OpProfiler.Enabled && cfg.Cache == CacheMode.Dual;
+            var pool = (Backend as CpuBackend)?.Pool;
+            long poolTicks0 = profile ? TrainProfile.Begin(pool) : 0;
             var sw = System.Diagnostics.Stopwatch.StartNew();
             var r = sampler.Generate([prompt], cfg);
             double ms = sw.Elapsed.TotalMilliseconds;
+            if (profile)
+                TrainProfile.Print(ProfileOut, $"decoding ({name}, gen {gen} block {block})", r.ForwardPasses, ms / r.ForwardPasses, pool, poolTicks0,
+                    "forward", "the sampler's own steps (confidence, transfer), cache windows, timer overhead");
             // The work the CPU kernels did (GEMM + attention flops counted by CpuFlops): GFLOP/s and its fraction of the peak.
             double flops = Backend is CpuBackend ? CpuFlops.Executed - flops0 : 0;
             if (baseline == 0) baseline = ms;

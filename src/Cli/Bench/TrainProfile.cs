@@ -6,8 +6,9 @@ namespace LLaDA.Cli.Bench;
 
 /// <summary>`llada bench train --profile`: wall time per op family of a training step, as a table with each family's share of the step.</summary>
 /// <remarks>Op times come from <see cref="OpProfiler"/> (forward ops, their backward, and the regions the trainer times:
-/// clipping, AdamW, zeroing); pool time from <see cref="CpuMemoryPool.Timing"/>. It is spent inside the ops, so it is
-/// shown as "of which" and not added again; what no timer covers (loss bookkeeping, noising, the tape) is "untimed".</remarks>
+/// noising, gradient accumulation, freeing the activations, clipping, AdamW, zeroing); pool time from <see cref="CpuMemoryPool.Timing"/>. It is spent inside the ops, so it is
+/// shown as "of which" and not added again; what no timer covers (the tape's bookkeeping; in decoding the sampler's own
+/// steps and the cache windows) is "untimed".</remarks>
 internal static class TrainProfile
 {
     /// <summary>The family an op (forward name, or name + ".backward") belongs to.</summary>
@@ -24,6 +25,10 @@ internal static class TrainProfile
             "AdamW" => "AdamW",
             "GradClip" or "ZeroGrad" => "grad clip + zero",
             "Contiguous" or "Permute" or "Reshape" or "Narrow" or "Cat" or "Expand" => "layout copies",
+            "AccumulateGrad.copy" or "AccumulateGrad.add" or "AccumulateGrad.sum" => "grad accumulate",
+            "Noising" => "noising",
+            "RowLosses" => "loss bookkeeping",
+            "FreeActivations" => "free activations",
             _ => "elementwise",
         };
     }
@@ -37,7 +42,7 @@ internal static class TrainProfile
     }
 
     /// <summary>Prints the family table for <paramref name="steps"/> steps that took <paramref name="stepMs"/> each (median).</summary>
-    public static void Print(TextWriter w, string model, int steps, double stepMs, CpuMemoryPool? pool, long poolTicks0)
+    public static void Print(TextWriter w, string model, int steps, double stepMs, CpuMemoryPool? pool, long poolTicks0, string unit = "step", string untimed = "the tape's bookkeeping, timer overhead")
     {
         CpuMemoryPool.Timing = false;
         double poolMs = pool is null ? 0 : (pool.TimedTicks - poolTicks0) * 1000.0 / Stopwatch.Frequency / steps;
@@ -47,11 +52,11 @@ internal static class TrainProfile
                 Top: string.Join(", ", g.OrderByDescending(e => e.Ms).Take(3).Select(e => $"{e.Name} {e.Ms / steps:F2}"))))
             .OrderByDescending(f => f.Ms).ToList();
         double timed = families.Sum(f => f.Ms);
-        w.WriteLine($"profile of {model}: wall time per step by op family ({steps} steps, step median {stepMs:F1} ms)");
-        w.WriteLine($"  {"family",-18} {"ms/step",9} {"share",6} {"calls",6}  largest ops (ms/step)");
+        w.WriteLine($"profile of {model}: wall time per {unit} by op family ({steps} {unit}s, {unit} {(unit == "step" ? "median" : "mean")} {stepMs:F1} ms)");
+        w.WriteLine($"  {"family",-18} {"ms/" + unit,9} {"share",6} {"calls",6}  largest ops (ms/{unit})");
         foreach (var f in families)
             w.WriteLine($"  {f.Family,-18} {f.Ms,9:F2} {100 * f.Ms / stepMs,5:F1}% {f.Calls,6}  {f.Top}");
-        w.WriteLine($"  {"untimed",-18} {Math.Max(0, stepMs - timed),9:F2} {100 * Math.Max(0, stepMs - timed) / stepMs,5:F1}%         noising, loss bookkeeping, tape, timer overhead");
+        w.WriteLine($"  {"untimed",-18} {Math.Max(0, stepMs - timed),9:F2} {100 * Math.Max(0, stepMs - timed) / stepMs,5:F1}%         {untimed}");
         w.WriteLine($"  {"of which pool",-18} {poolMs,9:F2} {100 * poolMs / stepMs,5:F1}%         rent/return of tensor memory, inside the ops above");
     }
 }

@@ -101,6 +101,12 @@ public sealed class Trainer : IDisposable
             if (!double.IsFinite(value) && Parallel is null) throw new TrainingDivergedException(step, value);
             lossSum += value / micros;
             tape.Backward(scaled, gradFinal: micro == Config.GradAccum - 1 ? Parallel?.BeginLastBackward() : null);
+            // Freeing what the tape saved and the step's activations (both disposals are idempotent; the usings are no-ops after).
+            using (OpProfiler.Time("FreeActivations"))
+            {
+                tape.Dispose();
+                scope.Dispose();
+            }
         }
         if (Parallel is not null)
         {
@@ -153,7 +159,8 @@ public sealed class Trainer : IDisposable
             if (rows is not null) for (int i = 0; i < batch.Batch; i++) rows.Add(0);
             return null;
         }
-        if (rows is not null) RowLosses(batch, perToken, rows);
+        if (rows is not null)
+            using (OpProfiler.Time("RowLosses")) RowLosses(batch, perToken, rows);
         return F.Sum(perToken);
     }
 
@@ -183,12 +190,14 @@ public sealed class Trainer : IDisposable
             case Objective.Sft:
             {
                 // The batch's tensors belong to the step's TensorScope: backward still needs targets and weights.
-                var batch = ForwardProcess.Sft(ids, b, l, prompts, cfg.MaskTokenId, seed, counter, Config.Noise, Model.Backend);
+                MaskedBatch batch;
+                using (OpProfiler.Time("Noising")) batch = ForwardProcess.Sft(ids, b, l, prompts, cfg.MaskTokenId, seed, counter, Config.Noise, Model.Backend);
                 return (MaskedLoss(batch, rows), batch.Batch * batch.Length, batch.MaskedCount);
             }
             default:
             {
-                var batch = ForwardProcess.Pretrain(ids, b, l, cfg.MaskTokenId, seed, counter, Config.Noise, Model.Backend);
+                MaskedBatch batch;
+                using (OpProfiler.Time("Noising")) batch = ForwardProcess.Pretrain(ids, b, l, cfg.MaskTokenId, seed, counter, Config.Noise, Model.Backend);
                 return (MaskedLoss(batch, rows), batch.Batch * batch.Length, batch.MaskedCount);
             }
         }
