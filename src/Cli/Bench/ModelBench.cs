@@ -249,33 +249,41 @@ public static class ModelBench
     private sealed class EnoughForwards : Exception;
 
     /// <summary>The sampler's model with every forward counted and timed; stops the answer after a number of forwards or
-    /// when the memory watch says the resident set passed its limit.</summary>
-    private sealed class CountingModel(MaskPredictorLogits inner, int sequence, int maxForwards, MemoryWatch memory) : ICachedLogitsModel
+    /// when the memory watch says the resident set passed its limit. It offers the hidden states as the model does, so the
+    /// sampler takes its product path (the LM head fused with sampling over vocabulary tiles); such a forward's time and
+    /// FLOPs exclude the head, which the sampler runs on the masked positions only.</summary>
+    private sealed class CountingModel(MaskPredictorLogits inner, int sequence, int maxForwards, MemoryWatch memory) : IHiddenStatesModel
     {
         public List<double> Seconds { get; } = new();
-        private readonly List<int> _queries = new();
+        private readonly List<(int Queries, bool WithHead)> _forwards = new();
 
         public int VocabSize => inner.VocabSize;
         public IBackend Backend => inner.Backend;
+        public Tensor HeadWeight => inner.HeadWeight;
 
-        public Tensor Logits(Tensor ids, Tensor? keyPadding) => Timed(ids, () => inner.Logits(ids, keyPadding));
+        public Tensor Logits(Tensor ids, Tensor? keyPadding) => Timed(ids, true, () => inner.Logits(ids, keyPadding));
 
         public Tensor Logits(Tensor ids, int start, KvCache? cache, CacheMode mode, Action<KvCache>? record, Tensor? keyPadding) =>
-            Timed(ids, () => inner.Logits(ids, start, cache, mode, record, keyPadding));
+            Timed(ids, true, () => inner.Logits(ids, start, cache, mode, record, keyPadding));
 
-        private Tensor Timed(Tensor ids, Func<Tensor> forward)
+        public Tensor Hidden(Tensor ids, int start, KvCache? cache, CacheMode mode, Action<KvCache>? record, Tensor? keyPadding) =>
+            Timed(ids, false, () => inner.Hidden(ids, start, cache, mode, record, keyPadding));
+
+        private Tensor Timed(Tensor ids, bool withHead, Func<Tensor> forward)
         {
             if (maxForwards > 0 && Seconds.Count >= maxForwards) throw new EnoughForwards();
             memory.Check();
             var t = Stopwatch.StartNew();
             var y = forward();
             Seconds.Add(t.Elapsed.TotalSeconds);
-            _queries.Add(ids.Dim(1));
+            _forwards.Add((ids.Dim(1), withHead));
             return y;
         }
 
-        /// <summary>FLOPs of the forwards so far: each window's queries attend to the whole sequence (no cache or dual cache).</summary>
-        public double Flops(MaskPredictorConfig c, long matmulParams) => _queries.Sum(q => ForwardFlops(c, matmulParams, q, sequence));
+        /// <summary>FLOPs of the forwards so far: each window's queries attend to the whole sequence (no cache or dual cache);
+        /// a hidden-state forward without the LM head's 2·rows·d_model per query.</summary>
+        public double Flops(MaskPredictorConfig c, long matmulParams) => _forwards.Sum(f =>
+            ForwardFlops(c, f.WithHead ? matmulParams : matmulParams - (long)c.Rows * c.DModel, f.Queries, sequence));
     }
 }
 
